@@ -1,0 +1,323 @@
+/**
+ * Applies a sequence of changes inside one transaction with as few statements as possible, ending in exactly
+ * the state that applying them one at a time would give.
+ *
+ * How: by-key changes (upsert, update, delete) are buffered per table and per row, merged in arrival order:
+ * - upsert after upsert merges columns (later wins); a delete drops the row's pending upsert/update and
+ *   remembers the delete; an upsert after a delete replaces (the delete runs first at flush);
+ * - an update folds into a pending upsert of its row, is dropped when the row is known deleted, and is
+ *   otherwise kept; updates run first at flush, which is correct because an update that was *not* folded
+ *   either came before the row's pending upsert or touches columns that upsert does not.
+ * A flush of a table runs its updates, deletes and upserts as one statement each (per column set).
+ * Changes that read or touch rows by something other than their key (cascades, GUILD_CREATE's retain,
+ * READY's reconcile, role stripping) first flush the tables they involve, then run as SQL: that keeps the
+ * order of every table's history. Reads of a single row (member exists? reactions, roles) consult the buffer
+ * first and the database only when the buffer says nothing about that row.
+ */
+import type { Sql } from '../db/connect.js';
+import type { TableName } from '../db/schema.js';
+import { specs, type Row } from '../discord/columns.js';
+import type { Change, ReactionOp } from './changes.js';
+import { applyReaction, type Reaction } from './reactions.js';
+import * as S from './statements.js';
+
+interface PendingUpdate {
+  row: Row;
+  inc: Record<string, number>;
+}
+
+class TableBuffer {
+  readonly upserts = new Map<string, Row>();
+  readonly deletes = new Map<string, Row>();
+  readonly updates = new Map<string, PendingUpdate>();
+  get empty() {
+    return this.upserts.size === 0 && this.deletes.size === 0 && this.updates.size === 0;
+  }
+}
+
+const ALL_TABLES: TableName[] = Object.keys(specs) as TableName[];
+const GUILD_TABLES: TableName[] = ['guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds'];
+
+export interface BatchOptions {
+  /** Messages kept per channel (0 = unlimited). */
+  messageLimit: number;
+  /** The bot's user id, when known: decides `me` on reactions. */
+  botUserId?: string | undefined;
+}
+
+/** Counters of what a batch did, for metrics. */
+export interface BatchStats {
+  statements: number;
+  rows: number;
+}
+
+export class Batch {
+  private readonly buffers = new Map<TableName, TableBuffer>();
+  private readonly touchedChannels = new Set<string>();
+  readonly stats: BatchStats = { statements: 0, rows: 0 };
+  /** The bot user seen in READY / USER_UPDATE during this batch. */
+  botUserId: string | undefined;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly options: BatchOptions,
+  ) {
+    this.botUserId = options.botUserId;
+    for (const t of ALL_TABLES) this.buffers.set(t, new TableBuffer());
+  }
+
+  private buf(table: TableName) {
+    return this.buffers.get(table)!;
+  }
+
+  private keyOf(table: TableName, row: Row): string {
+    const pk = specs[table].primaryKey;
+    return pk.length === 1 ? String(row[pk[0]!]) : pk.map((c) => String(row[c])).join(':');
+  }
+
+  private async exec(statement: S.Statement, params: unknown[]) {
+    this.stats.statements++;
+    return S.run(this.sql, statement, params);
+  }
+
+  // ---- buffered by-key changes ----
+
+  upsert(table: TableName, row: Row) {
+    const b = this.buf(table);
+    const key = this.keyOf(table, row);
+    const pending = b.upserts.get(key);
+    if (pending) Object.assign(pending, row);
+    else b.upserts.set(key, { ...row });
+    if (table === 'messages' && row.channel_id != null) this.touchedChannels.add(String(row.channel_id));
+  }
+
+  delete(table: TableName, keyRow: Row) {
+    const b = this.buf(table);
+    const key = this.keyOf(table, keyRow);
+    b.upserts.delete(key);
+    b.updates.delete(key);
+    b.deletes.set(key, keyRow);
+  }
+
+  update(table: TableName, row: Row, inc: Record<string, number> = {}) {
+    const b = this.buf(table);
+    const key = this.keyOf(table, row);
+    const pending = b.upserts.get(key);
+    if (pending) {
+      Object.assign(pending, row);
+      const rest: Record<string, number> = {};
+      for (const [col, n] of Object.entries(inc)) {
+        if (col in pending) pending[col] = pending[col] == null ? null : Number(pending[col]) + n;
+        else rest[col] = n; // the pending upsert does not touch this column: the increment commutes with it
+      }
+      if (Object.keys(rest).length > 0) this.mergeUpdate(b, key, {}, rest);
+      return;
+    }
+    if (b.deletes.has(key)) return; // known absent: an update of a missing row does nothing
+    this.mergeUpdate(b, key, row, inc);
+  }
+
+  private mergeUpdate(b: TableBuffer, key: string, row: Row, inc: Record<string, number>) {
+    let u = b.updates.get(key);
+    if (!u) {
+      u = { row: {}, inc: {} };
+      b.updates.set(key, u);
+    }
+    for (const [col, v] of Object.entries(row)) {
+      u.row[col] = v;
+      delete u.inc[col];
+    }
+    for (const [col, n] of Object.entries(inc)) {
+      if (col in u.row) u.row[col] = u.row[col] == null ? null : Number(u.row[col]) + n;
+      else u.inc[col] = (u.inc[col] ?? 0) + n;
+    }
+  }
+
+  /** Whether a row exists as of now, without flushing. */
+  private async exists(table: TableName, keyRow: Row): Promise<boolean> {
+    const b = this.buf(table);
+    const key = this.keyOf(table, keyRow);
+    if (b.upserts.has(key)) return true;
+    if (b.deletes.has(key)) return false;
+    return this.existsInDb(table, keyRow);
+  }
+
+  private async existsInDb(table: TableName, keyRow: Row): Promise<boolean> {
+    const pk = specs[table].primaryKey.map((c) => keyRow[c]);
+    const rows = await this.exec(S.existsStatement(table), pk);
+    return rows.length > 0;
+  }
+
+  /**
+   * The current value of one JSON column of one row, or `undefined` when the row does not exist.
+   * Buffer first; the database only when the buffer holds nothing for that column of that row.
+   */
+  private async readJson<T>(table: TableName, keyRow: Row, column: string): Promise<T | null | undefined> {
+    const b = this.buf(table);
+    const key = this.keyOf(table, keyRow);
+    const parse = (v: unknown) => (v == null ? null : (JSON.parse(String(v)) as T));
+    const pending = b.upserts.get(key);
+    if (pending && column in pending) return parse(pending[column]);
+    const u = b.updates.get(key);
+    if (u && column in u.row) {
+      // A pending update (never pending after a delete) applies only where the row exists in the database;
+      // a pending upsert that does not carry the column leaves it as the update made it, or empty if it inserts.
+      const inDb = await this.existsInDb(table, keyRow);
+      if (inDb) return parse(u.row[column]);
+      return pending ? null : undefined;
+    }
+    if (pending && b.deletes.has(key)) return null; // replaced row: the column starts empty
+    if (!pending && b.deletes.has(key)) return undefined;
+    const pk = specs[table].primaryKey.map((c) => keyRow[c]);
+    const rows = await this.exec(S.readColumnStatement(table, column), pk);
+    if (rows.length === 0) return pending ? null : undefined;
+    return (rows[0]!.v ?? null) as T | null;
+  }
+
+  // ---- flushing ----
+
+  async flush(tables: readonly TableName[] = ALL_TABLES) {
+    for (const t of tables) await this.flushTable(t);
+  }
+
+  private async flushTable(table: TableName) {
+    const b = this.buf(table);
+    if (b.empty) return;
+    const pk = specs[table].primaryKey;
+    if (b.updates.size > 0) {
+      const groups = new Map<string, { set: string[]; inc: string[]; items: PendingUpdate[] }>();
+      for (const [key, u] of b.updates) {
+        const set = Object.keys(u.row).filter((c) => !pk.includes(c));
+        const inc = Object.keys(u.inc);
+        const gkey = `${set.join(',')}|${inc.join(',')}`;
+        let g = groups.get(gkey);
+        if (!g) groups.set(gkey, (g = { set, inc, items: [] }));
+        // the key columns travel with the row
+        const keyRow = key.split(':');
+        pk.forEach((c, i) => (u.row[c] = keyRow[i]));
+        g.items.push(u);
+      }
+      for (const g of groups.values()) {
+        const params = [
+          ...S.columnArrays(g.items.map((u) => u.row), [...pk, ...g.set]),
+          ...g.inc.map((c) => g.items.map((u) => u.inc[c] ?? 0)),
+        ];
+        await this.exec(S.updateStatement(table, g.set, g.inc), params);
+        this.stats.rows += g.items.length;
+      }
+      b.updates.clear();
+    }
+    if (b.deletes.size > 0) {
+      const keys = [...b.deletes.values()];
+      await this.exec(S.deleteStatement(table), S.columnArrays(keys, pk));
+      this.stats.rows += keys.length;
+      b.deletes.clear();
+    }
+    if (b.upserts.size > 0) {
+      const groups = new Map<string, Row[]>();
+      const columns = specs[table].columns;
+      for (const row of b.upserts.values()) {
+        let gkey = '';
+        for (const c of columns) if (c.name in row) gkey += `${c.name},`;
+        let g = groups.get(gkey);
+        if (!g) groups.set(gkey, (g = []));
+        g.push(row);
+      }
+      for (const [gkey, rows] of groups) {
+        const cols = gkey.slice(0, -1).split(',');
+        await this.exec(S.upsertStatement(table, cols), S.columnArrays(rows, cols));
+        this.stats.rows += rows.length;
+      }
+      b.upserts.clear();
+    }
+  }
+
+  // ---- applying changes ----
+
+  async apply(change: Change): Promise<void> {
+    switch (change.kind) {
+      case 'upsert':
+        return this.upsert(change.table, change.row);
+      case 'update':
+        return this.update(change.table, change.row, change.inc);
+      case 'delete':
+        return this.delete(change.table, change.key);
+      case 'deleteChannels':
+        await this.flush(['channels', 'threads', 'messages']);
+        await this.exec(S.DELETE_CHANNELS, [change.ids]);
+        return;
+      case 'deleteThreads':
+        await this.flush(['threads', 'messages']);
+        await this.exec(S.DELETE_THREADS, [change.ids]);
+        return;
+      case 'removeGuild':
+        await this.flush(GUILD_TABLES);
+        await this.exec(S.REMOVE_GUILDS, [[change.guildId]]);
+        return;
+      case 'retainGuildChannels':
+        await this.flush(['channels', 'threads', 'messages']);
+        await this.exec(S.RETAIN_GUILD_CHANNELS, [change.guildId, change.keep]);
+        return;
+      case 'retainGuildThreads':
+        await this.flush(['threads', 'messages']);
+        await this.exec(S.RETAIN_GUILD_THREADS, [change.guildId, change.keep, change.parentIds ?? null]);
+        return;
+      case 'reconcileShard': {
+        await this.flush(GUILD_TABLES);
+        const rows = await this.exec(S.SHARD_GUILDS, [change.shardId, change.numShards, change.keep]);
+        const gone = rows.map((r) => String(r.id));
+        if (gone.length > 0) {
+          await this.exec(S.REMOVE_GUILDS, [gone]);
+          await this.exec(S.deleteStatement('unavailable_guilds'), [gone]);
+        }
+        return;
+      }
+      case 'countMember': {
+        const cached = await this.exists('members', { guild_id: change.guildId, user_id: change.userId });
+        if (cached !== (change.delta === 1)) this.update('guilds', { id: change.guildId }, { member_count: change.delta });
+        return;
+      }
+      case 'putRole': {
+        const roles = await this.readJson<Record<string, unknown>[]>('guilds', { id: change.guildId }, 'roles');
+        if (roles === undefined) return; // guild not cached: no row to change
+        const id = String(change.role.id);
+        const next = (roles ?? []).filter((r) => String(r.id) !== id);
+        const at = (roles ?? []).findIndex((r) => String(r.id) === id);
+        if (at >= 0) next.splice(at, 0, change.role);
+        else next.push(change.role);
+        this.update('guilds', { id: change.guildId, roles: JSON.stringify(next) });
+        return;
+      }
+      case 'removeRole': {
+        const roles = await this.readJson<Record<string, unknown>[]>('guilds', { id: change.guildId }, 'roles');
+        if (roles) {
+          const next = roles.filter((r) => String(r.id) !== change.roleId);
+          this.update('guilds', { id: change.guildId, roles: JSON.stringify(next) });
+        }
+        await this.flush(['members']);
+        await this.exec(S.STRIP_ROLE, [change.guildId, change.roleId]);
+        return;
+      }
+      case 'reaction':
+        return this.react(change.messageId, change.op);
+      case 'self':
+        this.botUserId = change.userId;
+        return;
+    }
+  }
+
+  private async react(messageId: string, op: ReactionOp) {
+    const current = await this.readJson<Reaction[]>('messages', { id: messageId }, 'reactions');
+    if (current === undefined) return; // message not cached
+    const next = applyReaction(current, op, this.botUserId);
+    this.update('messages', { id: messageId, reactions: JSON.stringify(next) });
+  }
+
+  /** Flushes everything and applies message retention. Call once, before commit. */
+  async finish() {
+    await this.flush();
+    if (this.options.messageLimit > 0 && this.touchedChannels.size > 0) {
+      await this.exec(S.PRUNE_MESSAGES, [[...this.touchedChannels], this.options.messageLimit]);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What an event (or a PUT/DELETE) does to the tables, as data. Event mappers produce these (pure, no I/O);
+ * the writer applies them in order, inside one transaction, batching what can be batched.
+ */
+import type { TableName } from '../db/schema.js';
+import type { Row } from '../discord/columns.js';
+
+export type { Row };
+
+export type Change =
+  /** Insert or merge: columns present in `row` overwrite, absent ones keep their cached value. */
+  | { kind: 'upsert'; table: TableName; row: Row }
+  /** Merge into a cached row only (no insert); `inc` adds to integer columns (NULL stays NULL). */
+  | { kind: 'update'; table: TableName; row: Row; inc?: Record<string, number> }
+  /** Delete one row by primary key (`key` holds the primary-key columns). No cascade. */
+  | { kind: 'delete'; table: TableName; key: Row }
+  /** Delete channels, with their threads (by parent) and the messages of both. */
+  | { kind: 'deleteChannels'; ids: string[] }
+  /** Delete threads with their messages. */
+  | { kind: 'deleteThreads'; ids: string[] }
+  /** Delete a guild and every row that belongs to it (members, channels, threads, messages, presences). */
+  | { kind: 'removeGuild'; guildId: string }
+  /** GUILD_CREATE is authoritative: the guild's cached channels/threads not in `keep` leave (with cascades). */
+  | { kind: 'retainGuildChannels'; guildId: string; keep: string[] }
+  | { kind: 'retainGuildThreads'; guildId: string; keep: string[]; parentIds?: string[] }
+  /** READY: cached guilds of this shard that the session does not list were left while offline. */
+  | { kind: 'reconcileShard'; shardId: number; numShards: number; keep: string[] }
+  /** GUILD_MEMBER_ADD/REMOVE: `member_count` moves only when the member's presence in the cache changes. */
+  | { kind: 'countMember'; guildId: string; userId: string; delta: 1 | -1 }
+  /** GUILD_ROLE_CREATE/UPDATE: replace or append the role in `guilds.roles` (no row, no change). */
+  | { kind: 'putRole'; guildId: string; role: Record<string, unknown> }
+  /** GUILD_ROLE_DELETE: drop it from `guilds.roles` and from every cached member's `roles`. */
+  | { kind: 'removeRole'; guildId: string; roleId: string }
+  /** The bot's own user id (READY, USER_UPDATE): reactions by it set `me`. */
+  | { kind: 'self'; userId: string }
+  /** Reaction counters on a cached message. */
+  | { kind: 'reaction'; messageId: string; op: ReactionOp };
+
+export type ReactionOp =
+  | { type: 'add'; emoji: Record<string, unknown>; burst: boolean; userId: string }
+  | { type: 'remove'; emoji: Record<string, unknown>; burst: boolean; userId: string }
+  | { type: 'removeAll' }
+  | { type: 'removeEmoji'; emoji: Record<string, unknown> };
+
+export const upsert = (table: TableName, row: Row): Change => ({ kind: 'upsert', table, row });
+export const update = (table: TableName, row: Row, inc?: Record<string, number>): Change =>
+  inc ? { kind: 'update', table, row, inc } : { kind: 'update', table, row };
+export const remove = (table: TableName, key: Row): Change => ({ kind: 'delete', table, key });

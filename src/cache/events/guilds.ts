@@ -1,0 +1,61 @@
+/** GUILD_CREATE (and Discordeno's GUILD_LOADED_DD), GUILD_UPDATE, GUILD_DELETE, GUILD_EMOJIS_UPDATE. */
+import { arrayAt, optionalArrayAt, pickColumns, snowflakeAt } from '../../discord/columns.js';
+import { remove, update, upsert, type Change } from '../changes.js';
+import { channelChanges } from './channels.js';
+import type { EventMapper } from './context.js';
+import { memberWithUserChanges } from './members.js';
+import { presenceChanges } from './presences.js';
+import { threadChanges } from './threads.js';
+
+const idsOf = (changes: Change[], table: 'channels' | 'threads') =>
+  changes.flatMap((c) => (c.kind === 'upsert' && c.table === table ? [String(c.row.id)] : []));
+
+export const GUILD_CREATE: EventMapper = (d, ctx) => {
+  const { path } = ctx;
+  const id = snowflakeAt(d.id, `${path}.id`);
+  if (d.unavailable === true) return [upsert('unavailable_guilds', { id })];
+
+  const guild = pickColumns('guilds', d, path);
+  guild.id = id;
+  const channels = (optionalArrayAt(d.channels, `${path}.channels`) ?? []).flatMap((c, i) =>
+    channelChanges(c, id, `${path}.channels[${i}]`),
+  );
+  const threads = (optionalArrayAt(d.threads, `${path}.threads`) ?? []).flatMap((t, i) =>
+    threadChanges(t, id, `${path}.threads[${i}]`),
+  );
+  const changes: Change[] = [upsert('guilds', guild), remove('unavailable_guilds', { id })];
+  // Channels and threads are complete in GUILD_CREATE: cached ones it does not list are gone.
+  if (d.channels !== undefined) changes.push({ kind: 'retainGuildChannels', guildId: id, keep: idsOf(channels, 'channels') });
+  if (d.threads !== undefined) {
+    changes.push({ kind: 'retainGuildThreads', guildId: id, keep: [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')] });
+  }
+  changes.push(...channels, ...threads);
+  // Members and presences are NOT complete (large guilds, intents): never delete because they are missing.
+  optionalArrayAt(d.members, `${path}.members`)?.forEach((m, i) =>
+    changes.push(...memberWithUserChanges(m, id, `${path}.members[${i}]`)),
+  );
+  optionalArrayAt(d.presences, `${path}.presences`)?.forEach((p, i) =>
+    changes.push(...presenceChanges(p, id, `${path}.presences[${i}]`, ctx.deleteOfflinePresences)),
+  );
+  return changes;
+};
+
+export const GUILD_UPDATE: EventMapper = (d, { path }) => {
+  const row = pickColumns('guilds', d, path);
+  row.id = snowflakeAt(d.id, `${path}.id`);
+  return [upsert('guilds', row)];
+};
+
+export const GUILD_DELETE: EventMapper = (d, { path }) => {
+  const id = snowflakeAt(d.id, `${path}.id`);
+  // An outage keeps everything: the guild comes back with GUILD_CREATE.
+  if (d.unavailable === true) return [upsert('unavailable_guilds', { id })];
+  return [{ kind: 'removeGuild', guildId: id }, remove('unavailable_guilds', { id })];
+};
+
+/** The full emoji list; a guild that is not cached has no row to change. */
+export const GUILD_EMOJIS_UPDATE: EventMapper = (d, { path }) => {
+  const id = snowflakeAt(d.guild_id, `${path}.guild_id`);
+  const emojis = arrayAt(d.emojis, `${path}.emojis`);
+  return [update('guilds', { id, ...pickColumns('guilds', { emojis }, path) })];
+};

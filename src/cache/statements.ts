@@ -1,0 +1,168 @@
+/**
+ * Set-based SQL for the writer, generated from the Drizzle table definitions: one statement per table and
+ * column set, binding one array per column (`unnest`), whatever the number of rows. Statement texts are
+ * built once and cached (node-postgres prepares them by name).
+ */
+import type { TableName } from '../db/schema.js';
+import type { Sql } from '../db/connect.js';
+import { specs, type Row, type TableSpec } from '../discord/columns.js';
+
+const q = (name: string) => `"${name}"`;
+
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+const cache = new Map<string, Statement>();
+let counter = 0;
+
+function cached(key: string, build: () => string): Statement {
+  let s = cache.get(key);
+  if (!s) {
+    s = { name: `dsc_${++counter}`, text: build() };
+    cache.set(key, s);
+  }
+  return s;
+}
+
+/** `unnest($1::bigint[], $2::text[], ...) AS u("a", "b")` and the casted select list for `cols`. */
+function unnestFrom(spec: TableSpec, cols: string[], offset = 0) {
+  const binds = cols.map((c, i) => `$${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]`);
+  const from = `unnest(${binds.join(', ')}) AS u(${cols.map(q).join(', ')})`;
+  const values = cols.map((c) => spec.byName.get(c)!.cast(`u.${q(c)}`));
+  return { from, values };
+}
+
+/** Column-wise arrays for `rows` over `cols`. */
+export function columnArrays(rows: Row[], cols: string[]): unknown[][] {
+  return cols.map((c) => rows.map((r) => r[c] ?? null));
+}
+
+/** Insert-or-merge rows that all carry exactly the columns `cols` (primary key included). */
+export function upsertStatement(table: TableName, cols: string[]): Statement {
+  return cached(`upsert|${table}|${cols.join(',')}`, () => {
+    const spec = specs[table];
+    const { from, values } = unnestFrom(spec, cols);
+    const pk = new Set(spec.primaryKey);
+    const sets = cols.filter((c) => !pk.has(c)).map((c) => `${q(c)} = excluded.${q(c)}`);
+    sets.push(`"updated_at" = now()`);
+    return (
+      `INSERT INTO ${q(table)} AS t (${cols.map(q).join(', ')}) SELECT ${values.join(', ')} FROM ${from} ` +
+      `ON CONFLICT (${spec.primaryKey.map(q).join(', ')}) DO UPDATE SET ${sets.join(', ')}`
+    );
+  });
+}
+
+/** Merge into cached rows only: `set` columns take the bound value, `inc` columns add it (NULL stays NULL). */
+export function updateStatement(table: TableName, set: string[], inc: string[]): Statement {
+  return cached(`update|${table}|${set.join(',')}|${inc.join(',')}`, () => {
+    const spec = specs[table];
+    const pk = spec.primaryKey;
+    const incNames = inc.map((c) => `${c}__inc`);
+    const binds = [...pk, ...set].map((c, i) => `$${i + 1}::${spec.byName.get(c)!.bindType}[]`);
+    binds.push(...inc.map((_, i) => `$${pk.length + set.length + i + 1}::integer[]`));
+    const alias = [...pk, ...set, ...incNames].map(q).join(', ');
+    const sets = [
+      ...set.map((c) => `${q(c)} = ${spec.byName.get(c)!.cast(`u.${q(c)}`)}`),
+      ...inc.map((c, i) => `${q(c)} = t.${q(c)} + u.${q(incNames[i]!)}`),
+      `"updated_at" = now()`,
+    ];
+    const where = pk.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
+    return `UPDATE ${q(table)} AS t SET ${sets.join(', ')} FROM unnest(${binds.join(', ')}) AS u(${alias}) WHERE ${where}`;
+  });
+}
+
+/** Delete rows by primary key. */
+export function deleteStatement(table: TableName): Statement {
+  return cached(`delete|${table}`, () => {
+    const spec = specs[table];
+    const { from } = unnestFrom(spec, spec.primaryKey);
+    const where = spec.primaryKey.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
+    return `DELETE FROM ${q(table)} AS t USING ${from} WHERE ${where}`;
+  });
+}
+
+/** Runs a cached statement. */
+export function run(sql: Sql, statement: Statement, params: unknown[]) {
+  return sql.query(statement.text, params, statement.name);
+}
+
+// ---- Cascading and set operations (each a single statement) ----
+
+export const DELETE_CHANNELS: Statement = {
+  name: 'dsc_delete_channels',
+  text: `WITH th AS (DELETE FROM threads WHERE parent_id = ANY($1::bigint[]) RETURNING id),
+  ms AS (DELETE FROM messages WHERE channel_id = ANY($1::bigint[] || ARRAY(SELECT id FROM th)))
+  DELETE FROM channels WHERE id = ANY($1::bigint[])`,
+};
+
+export const DELETE_THREADS: Statement = {
+  name: 'dsc_delete_threads',
+  text: `WITH ms AS (DELETE FROM messages WHERE channel_id = ANY($1::bigint[]))
+  DELETE FROM threads WHERE id = ANY($1::bigint[])`,
+};
+
+export const REMOVE_GUILDS: Statement = {
+  name: 'dsc_remove_guilds',
+  text: `WITH ch AS (DELETE FROM channels WHERE guild_id = ANY($1::bigint[]) RETURNING id),
+  th AS (DELETE FROM threads WHERE guild_id = ANY($1::bigint[]) OR parent_id IN (SELECT id FROM ch) RETURNING id),
+  ms AS (DELETE FROM messages WHERE guild_id = ANY($1::bigint[])
+         OR channel_id = ANY(ARRAY(SELECT id FROM ch UNION ALL SELECT id FROM th))),
+  mb AS (DELETE FROM members WHERE guild_id = ANY($1::bigint[])),
+  pr AS (DELETE FROM presences WHERE guild_id = ANY($1::bigint[]))
+  DELETE FROM guilds WHERE id = ANY($1::bigint[])`,
+};
+
+export const RETAIN_GUILD_CHANNELS: Statement = {
+  name: 'dsc_retain_guild_channels',
+  text: `WITH ch AS (DELETE FROM channels WHERE guild_id = $1::bigint AND NOT (id = ANY($2::bigint[])) RETURNING id),
+  th AS (DELETE FROM threads WHERE parent_id IN (SELECT id FROM ch) RETURNING id)
+  DELETE FROM messages WHERE channel_id = ANY(ARRAY(SELECT id FROM ch UNION ALL SELECT id FROM th))`,
+};
+
+export const RETAIN_GUILD_THREADS: Statement = {
+  name: 'dsc_retain_guild_threads',
+  text: `WITH th AS (DELETE FROM threads WHERE guild_id = $1::bigint AND NOT (id = ANY($2::bigint[]))
+                     AND ($3::bigint[] IS NULL OR parent_id = ANY($3::bigint[])) RETURNING id)
+  DELETE FROM messages WHERE channel_id = ANY(ARRAY(SELECT id FROM th))`,
+};
+
+export const SHARD_GUILDS: Statement = {
+  name: 'dsc_shard_guilds',
+  text: `SELECT id::text AS id FROM guilds WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))
+  UNION SELECT id::text FROM unavailable_guilds WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))`,
+};
+
+export const STRIP_ROLE: Statement = {
+  name: 'dsc_strip_role',
+  text: `UPDATE members SET roles = array_remove(roles, $2::bigint), updated_at = now()
+  WHERE guild_id = $1::bigint AND $2::bigint = ANY(roles)`,
+};
+
+/** Keeps the newest `$2` messages of each channel in `$1`. */
+export const PRUNE_MESSAGES: Statement = {
+  name: 'dsc_prune_messages',
+  text: `DELETE FROM messages m USING (
+    SELECT c.id AS channel_id,
+      (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) AS cutoff
+    FROM unnest($1::bigint[]) AS c(id)) x
+  WHERE m.channel_id = x.channel_id AND m.id <= x.cutoff`,
+};
+
+/** Reads one column of one row (`$1…` = primary key). */
+export function readColumnStatement(table: TableName, column: string): Statement {
+  return cached(`read|${table}|${column}`, () => {
+    const spec = specs[table];
+    const where = spec.primaryKey.map((c, i) => `${q(c)} = $${i + 1}::bigint`).join(' AND ');
+    return `SELECT ${q(column)} AS v FROM ${q(table)} WHERE ${where}`;
+  });
+}
+
+export function existsStatement(table: TableName): Statement {
+  return cached(`exists|${table}`, () => {
+    const spec = specs[table];
+    const where = spec.primaryKey.map((c, i) => `${q(c)} = $${i + 1}::bigint`).join(' AND ');
+    return `SELECT 1 AS v FROM ${q(table)} WHERE ${where}`;
+  });
+}

@@ -1,0 +1,156 @@
+/**
+ * The single writer: every change (dispatches and PUT/DELETE) goes through it, in arrival order.
+ *
+ * Group commit: requests that arrive while a transaction runs wait in a bounded queue and are applied
+ * together in the next transaction; each request is answered when the transaction holding it commits.
+ * If a combined transaction fails, its requests are retried one by one, so a request the database refuses
+ * fails alone and nothing of it is applied. A full queue or an unreachable database answers
+ * `UnavailableError` (503): nothing accepted is ever dropped silently.
+ */
+import type { Database } from '../db/connect.js';
+import { Batch } from './batch.js';
+import type { Change } from './changes.js';
+import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
+
+export interface WriterOptions {
+  /** Events (or resource writes) that may wait before new requests get 503. */
+  queueLimit: number;
+  /** Messages kept per channel (0 = unlimited). */
+  messageLimit: number;
+  /** Changes merged into one transaction at most (a larger single request still runs alone). */
+  maxBatchChanges?: number;
+}
+
+export interface CommitInfo {
+  requests: number;
+  events: number;
+  changes: number;
+  statements: number;
+  rows: number;
+  seconds: number;
+}
+
+export interface WriterHooks {
+  onCommit?(info: CommitInfo): void;
+}
+
+interface Job {
+  changes: Change[];
+  weight: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class Writer {
+  private readonly queue: Job[] = [];
+  private queuedWeight = 0;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private botUserId: string | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: WriterOptions,
+    private readonly hooks: WriterHooks = {},
+  ) {}
+
+  /** Events waiting for a transaction. */
+  get depth(): number {
+    return this.queuedWeight;
+  }
+
+  /**
+   * Queues the changes of one request (`weight` = its number of events) and resolves once they are
+   * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, and with
+   * `RejectedDataError` when the database refuses this request's data.
+   */
+  submit(changes: Change[], weight = 1): Promise<void> {
+    if (this.closed) return Promise.reject(new UnavailableError('the cache is shutting down', 5));
+    if (this.queue.length > 0 && this.queuedWeight + weight > this.options.queueLimit) {
+      return Promise.reject(new UnavailableError(`write queue full (${this.queuedWeight} events waiting)`, 1));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ changes, weight, resolve, reject });
+      this.queuedWeight += weight;
+      this.running ??= this.drain().finally(() => (this.running = undefined));
+    });
+  }
+
+  /** Stops accepting and resolves when everything accepted is committed (or failed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running) await this.running;
+  }
+
+  private take(): Job[] {
+    const max = this.options.maxBatchChanges ?? 50_000;
+    const jobs: Job[] = [];
+    let size = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      if (jobs.length > 0 && size + next.changes.length > max) break;
+      this.queue.shift();
+      this.queuedWeight -= next.weight;
+      jobs.push(next);
+      size += next.changes.length;
+    }
+    return jobs;
+  }
+
+  private async drain() {
+    while (this.queue.length > 0) {
+      const jobs = this.take();
+      try {
+        await this.commit(jobs);
+        for (const j of jobs) j.resolve();
+      } catch (err) {
+        if (jobs.length === 1 || isUnavailable(err)) {
+          for (const j of jobs) j.reject(this.classify(err));
+          continue;
+        }
+        // One request's data broke the combined transaction: isolate it.
+        for (const j of jobs) {
+          try {
+            await this.commit([j]);
+            j.resolve();
+          } catch (e) {
+            j.reject(this.classify(e));
+          }
+        }
+      }
+    }
+  }
+
+  private classify(err: unknown): unknown {
+    if (isUnavailable(err)) return new UnavailableError('the database is unreachable; retry later', 2, { cause: err });
+    if (isDataError(err)) return new RejectedDataError(`the database refused the data: ${(err as Error).message}`);
+    return err;
+  }
+
+  private async commit(jobs: Job[]) {
+    const started = performance.now();
+    let changes = 0;
+    let events = 0;
+    let botUserId = this.botUserId;
+    const stats = await this.db.transaction(async (tx) => {
+      const batch = new Batch(tx, { messageLimit: this.options.messageLimit, botUserId });
+      for (const job of jobs) {
+        events += job.weight;
+        changes += job.changes.length;
+        for (const change of job.changes) await batch.apply(change);
+      }
+      await batch.finish();
+      botUserId = batch.botUserId;
+      return batch.stats;
+    });
+    this.botUserId = botUserId;
+    this.hooks.onCommit?.({
+      requests: jobs.length,
+      events,
+      changes,
+      statements: stats.statements,
+      rows: stats.rows,
+      seconds: (performance.now() - started) / 1000,
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/** Environment → typed, validated configuration. The only module that reads `process.env`. */
+import { isIP } from 'node:net';
+import path from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  host: string;
+  port: number;
+  /** `postgres://` URL, or undefined for the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  cacheToken: string | undefined;
+  bodyLimit: number;
+  logLevel: LogLevel;
+  migrateOnStart: boolean;
+  /** Messages kept per channel; older ones are pruned by the writer. */
+  messageLimit: number;
+  /** Requests that may wait for the writer before new ones get 503. */
+  queueLimit: number;
+  /** PRESENCE_UPDATE with status offline: delete the row (true) or keep it with status offline. */
+  deleteOfflinePresences: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+function parseSize(raw: string): number | undefined {
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(raw);
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Number(m[1]) * unit;
+}
+
+function parseBool(raw: string): boolean | undefined {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return undefined;
+}
+
+function parseInteger(raw: string, min: number, max: number): number | undefined {
+  if (!/^\s*\d+\s*$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n >= min && n <= max ? n : undefined;
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || h.toLowerCase().startsWith('::ffff:127.');
+  return false;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const get = (name: string) => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const host = get('HOST') ?? '127.0.0.1';
+
+  let port = 8080;
+  const rawPort = get('PORT');
+  if (rawPort !== undefined) {
+    const p = parseInteger(rawPort, 0, 65535);
+    if (p === undefined) problems.push(`PORT must be an integer from 0 to 65535, got "${rawPort}"`);
+    else port = p;
+  }
+
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded PGlite database)');
+  }
+
+  const dataDir = path.resolve(get('DATA_DIR') ?? './.data');
+
+  const cacheToken = get('CACHE_TOKEN');
+  if (cacheToken === undefined && !isLoopback(host)) {
+    problems.push(
+      `HOST=${host} is not a loopback address and CACHE_TOKEN is unset: set CACHE_TOKEN, or bind to 127.0.0.1`,
+    );
+  }
+
+  let bodyLimit = 32 * 1024 * 1024;
+  const rawBody = get('BODY_LIMIT');
+  if (rawBody !== undefined) {
+    const b = parseSize(rawBody);
+    if (b === undefined || b < 1024) problems.push(`BODY_LIMIT must be a size of at least 1024 bytes such as 33554432 or 32mb, got "${rawBody}"`);
+    else bodyLimit = b;
+  }
+
+  let logLevel: LogLevel = 'info';
+  const rawLevel = get('LOG_LEVEL');
+  if (rawLevel !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(rawLevel)) logLevel = rawLevel as LogLevel;
+    else problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${rawLevel}"`);
+  }
+
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const b = parseBool(raw);
+    if (b === undefined) {
+      problems.push(`${name} must be true or false, got "${raw}"`);
+      return fallback;
+    }
+    return b;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const n = parseInteger(raw, min, max);
+    if (n === undefined) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const migrateOnStart = bool('MIGRATE_ON_START', false);
+  const messageLimit = int('MESSAGE_LIMIT', 200, 0, 100_000);
+  const queueLimit = int('QUEUE_LIMIT', 10_000, 1, 10_000_000);
+  const deleteOfflinePresences = bool('DELETE_OFFLINE_PRESENCES', false);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host,
+    port,
+    databaseUrl,
+    dataDir,
+    cacheToken,
+    bodyLimit,
+    logLevel,
+    migrateOnStart,
+    messageLimit,
+    queueLimit,
+    deleteOfflinePresences,
+  };
+}

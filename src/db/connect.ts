@@ -1,0 +1,255 @@
+/**
+ * Opens the database: a `pg` Pool for PostgreSQL, or embedded PGlite in a directory.
+ *
+ * Everything above this module sees one small interface (`Database`): a Drizzle instance for reads, raw
+ * parameterised queries for the set-based writer, transactions, a health ping and the migration state.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
+import * as schema from './schema.js';
+
+/** The generated migrations, shipped with the package (`drizzle/` at the package root). */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+const MIGRATIONS_SCHEMA = 'drizzle';
+const MIGRATIONS_TABLE = '__drizzle_migrations';
+/** Key of the advisory lock that serialises `MIGRATE_ON_START` across processes. */
+const MIGRATION_LOCK_KEY = 7_420_318_211;
+
+export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** Runs raw SQL with `$1…` parameters and returns the rows. */
+export interface Sql {
+  /** `name` makes node-postgres prepare the statement once per connection (PGlite ignores it). */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]>;
+}
+
+export interface Database extends Sql {
+  readonly kind: 'postgres' | 'pglite';
+  readonly orm: Orm;
+  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers a query. */
+  ping(): Promise<void>;
+  /** Migrations in `drizzle/` not yet applied to this database. */
+  pendingMigrations(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Thrown for conditions the operator must fix before the service can start. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+interface JournalEntry {
+  tag: string;
+  when: number;
+}
+
+export function readJournal(folder = MIGRATIONS_FOLDER): JournalEntry[] {
+  const file = path.join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(file, 'utf8')) as { entries: JournalEntry[] };
+  return journal.entries;
+}
+
+async function pending(db: Sql): Promise<string[]> {
+  const entries = readJournal();
+  const exists = await db.query<{ t: string | null }>(`select to_regclass($1)::text as t`, [
+    `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`,
+  ]);
+  if (!exists[0]?.t) return entries.map((e) => e.tag);
+  const rows = await db.query<{ last: string | null }>(
+    `select max(created_at)::text as last from "${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`,
+  );
+  const last = Number(rows[0]?.last ?? 0);
+  return entries.filter((e) => e.when > last).map((e) => e.tag);
+}
+
+const migrationConfig = {
+  migrationsFolder: MIGRATIONS_FOLDER,
+  migrationsSchema: MIGRATIONS_SCHEMA,
+  migrationsTable: MIGRATIONS_TABLE,
+};
+
+export interface PostgresOptions {
+  url: string;
+  /** Apply pending migrations (under an advisory lock) instead of refusing to start. */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+/** Connects to PostgreSQL. Throws `StartupError` when migrations are pending and `migrate` is not set. */
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'discord-state-cache',
+    // Timestamps leave as ISO-8601 in UTC, whatever the server's default.
+    options: '-c TimeZone=UTC',
+  });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+
+  const query = async <R extends Record<string, unknown>>(text: string, params?: unknown[], name?: string) =>
+    (await pool.query<R>(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+
+  const db: Database = {
+    kind: 'postgres',
+    orm,
+    query,
+    async transaction(fn) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('begin');
+        const tx: Sql = {
+          query: async (text, params, name) =>
+            (await client.query(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows,
+        };
+        const result = await fn(tx);
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('rollback');
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async ping() {
+      await pool.query('select 1');
+    },
+    pendingMigrations: () => pending({ query }),
+    close: () => pool.end(),
+  };
+
+  try {
+    if (options.migrate) {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        try {
+          await migratePg(drizzlePg(client), migrationConfig);
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+        }
+      } finally {
+        client.release();
+      }
+    } else {
+      const missing = await db.pendingMigrations();
+      if (missing.length > 0) {
+        throw new StartupError(
+          `the database has ${missing.length} pending migration(s) (${missing.join(', ')}): ` +
+            'run `npx drizzle-kit migrate` with the same DATABASE_URL, or start with MIGRATE_ON_START=true',
+        );
+      }
+    }
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return db;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes `<dir>/cache.lock` for this process. PGlite has no cross-process lock and two processes opening one
+ * directory corrupt it, so a second process refuses; a lock left by a dead process is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = path.join(dir, 'cache.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && pidAlive(owner)) {
+        throw new StartupError(
+          `DATA_DIR ${dir} is in use by another process (pid ${owner}); ` +
+            'the embedded database allows one process at a time: stop it, or set another DATA_DIR',
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new StartupError(`could not lock DATA_DIR ${dir}`);
+}
+
+export interface PgliteOptions {
+  /** Directory for the database files, or undefined for an in-memory database (tests). */
+  dataDir?: string;
+}
+
+/** Opens (creating and migrating as needed) the embedded PGlite database. */
+export async function openPglite(options: PgliteOptions = {}): Promise<Database> {
+  let unlock = () => {};
+  let dataPath: string | undefined;
+  if (options.dataDir !== undefined) {
+    mkdirSync(options.dataDir, { recursive: true });
+    unlock = lockDataDir(options.dataDir);
+    dataPath = path.join(options.dataDir, 'pgdata');
+    if (!existsSync(dataPath)) mkdirSync(dataPath, { recursive: true });
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataPath);
+    await client.exec(`SET TIME ZONE 'UTC'`);
+    await migratePglite(drizzlePglite(client), migrationConfig);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  const orm = drizzlePglite(client, { schema }) as unknown as Orm;
+  const query = async <R extends Record<string, unknown>>(text: string, params?: unknown[]) =>
+    (await client.query<R>(text, params)).rows;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    orm,
+    query,
+    transaction: (fn) =>
+      client.transaction(async (t) => fn({ query: async (text, params) => (await t.query<never>(text, params)).rows })),
+    async ping() {
+      if (closed) throw new Error('database closed');
+      await client.query('select 1');
+    },
+    pendingMigrations: () => pending({ query }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/** Snowflakes stay decimal strings end to end: they exceed 2^53 and must never pass through a JS number. */
+const MAX = 9223372036854775807n; // 2^63 - 1, the bigint column's range
+const DIGITS = /^\d{1,20}$/;
+
+export function isSnowflake(value: unknown): value is string {
+  if (typeof value !== 'string' || !DIGITS.test(value)) return false;
+  if (value.length < 19) return true;
+  return BigInt(value) <= MAX;
+}
+
+/** `(guild_id >> 22) % num_shards`, Discord's sharding formula. */
+export function shardOf(guildId: string, numShards: number): number {
+  return Number((BigInt(guildId) >> 22n) % BigInt(numShards));
+}

@@ -1,0 +1,109 @@
+/**
+ * buildApp(deps): the Fastify application, separate from the process entry so tests can `inject()` into it.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Reads } from '../cache/reads.js';
+import { Writer } from '../cache/writer.js';
+import type { LogLevel } from '../config.js';
+import type { Database } from '../db/connect.js';
+import { stripNulEscapes } from '../discord/nul.js';
+import type { RouteContext } from './context.js';
+import { HttpError, registerErrorHandler } from './errors.js';
+import { Metrics } from './metrics.js';
+import { dispatchRoutes } from './routes/dispatch.js';
+import { operationsRoutes } from './routes/operations.js';
+import { statsRoutes } from './routes/stats.js';
+import { usersRoutes } from './routes/users.js';
+
+export interface AppOptions {
+  db: Database;
+  /** Bearer token required on /v1/* (unset: no auth; main.ts refuses non-loopback binds then). */
+  cacheToken?: string | undefined;
+  bodyLimit?: number;
+  /** Pino level, or `false` for no logging (tests). */
+  logLevel?: LogLevel | false;
+  messageLimit?: number;
+  queueLimit?: number;
+  deleteOfflinePresences?: boolean;
+  /** Changes merged into one transaction at most. */
+  maxBatchChanges?: number;
+}
+
+export type { FastifyInstance };
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const bodyLimit = options.bodyLimit ?? 32 * 1024 * 1024;
+  const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
+  const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true });
+
+  const metrics = new Metrics();
+  const writer = new Writer(
+    options.db,
+    {
+      queueLimit: options.queueLimit ?? 10_000,
+      messageLimit: options.messageLimit ?? 200,
+      ...(options.maxBatchChanges !== undefined ? { maxBatchChanges: options.maxBatchChanges } : {}),
+    },
+    { onCommit: metrics.onCommit },
+  );
+  const ctx: RouteContext = {
+    db: options.db,
+    writer,
+    reads: new Reads(options.db),
+    metrics,
+    deleteOfflinePresences: options.deleteOfflinePresences ?? false,
+  };
+  app.decorate('cache', ctx);
+
+  // JSON allows \u0000, PostgreSQL text/jsonb do not: strip it before parsing (see discord/nul.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) =>
+    parseJson(request, stripNulEscapes(body as string), done),
+  );
+
+  registerErrorHandler(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  if (options.cacheToken) {
+    const token = options.cacheToken;
+    app.addHook('onRequest', async (request) => {
+      if (!request.url.startsWith('/v1/')) return;
+      if (!tokenMatches(request.headers.authorization, token)) {
+        throw new HttpError(401, 'missing or wrong bearer token: send Authorization: Bearer <CACHE_TOKEN>');
+      }
+    });
+  }
+
+  // Everything accepted is committed before the process lets go of the database.
+  app.addHook('onClose', async () => {
+    await writer.close();
+  });
+
+  operationsRoutes(app, ctx);
+  statsRoutes(app, ctx);
+  usersRoutes(app, ctx);
+  dispatchRoutes(app, ctx);
+
+  await app.ready();
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    cache: RouteContext;
+  }
+}

@@ -1,0 +1,64 @@
+/** Prometheus metrics of one app instance (its own registry, so tests can build many apps). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CommitInfo } from '../cache/writer.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'dsc_http_requests_total',
+    help: 'HTTP requests answered, by route and status code',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  readonly requestSeconds = new Histogram({
+    name: 'dsc_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'dsc_events_total',
+    help: 'Gateway events received, by type and outcome (applied = tracked and committed, ignored = not tracked)',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly batchEvents = new Histogram({
+    name: 'dsc_batch_events',
+    help: 'Events per committed transaction (group commit size)',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000],
+    registers: [this.registry],
+  });
+  readonly commitSeconds = new Histogram({
+    name: 'dsc_commit_duration_seconds',
+    help: 'Time to apply and commit one transaction',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly statements = new Counter({
+    name: 'dsc_statements_total',
+    help: 'SQL statements run by the writer',
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'dsc_write_queue_depth',
+    help: 'Events waiting for the writer',
+    registers: [this.registry],
+  });
+  readonly tableRows = new Gauge({
+    name: 'dsc_table_rows',
+    help: 'Rows per cache table (sampled at scrape time)',
+    labelNames: ['table'],
+    registers: [this.registry],
+  });
+
+  /** Ingest totals for /v1/stats. */
+  readonly totals = { applied: 0, ignored: 0, transactions: 0, rejected: 0, unavailable: 0 };
+
+  onCommit = (info: CommitInfo) => {
+    this.totals.transactions++;
+    this.batchEvents.observe(info.events);
+    this.commitSeconds.observe(info.seconds);
+    this.statements.inc(info.statements);
+  };
+}

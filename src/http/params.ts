@@ -1,0 +1,33 @@
+import { isSnowflake } from '../discord/snowflake.js';
+import { HttpError } from './errors.js';
+
+/** A snowflake path or query parameter (decimal string, at most 20 digits, below 2^63) or a 400 naming it. */
+export function snowflakeParam(value: unknown, where: string): string {
+  if (isSnowflake(value)) return value;
+  throw new HttpError(400, `${where} must be a snowflake (a decimal string of at most 20 digits below 2^63), got "${String(value)}"`);
+}
+
+export function optionalSnowflakeParam(value: unknown, where: string): string | undefined {
+  return value === undefined || value === '' ? undefined : snowflakeParam(value, where);
+}
+
+/** `limit` of a list: default 100, 1 to 1000. */
+export function limitParam(value: unknown): number {
+  if (value === undefined || value === '') return 100;
+  const s = String(value);
+  const n = /^\d{1,4}$/.test(s) ? Number(s) : NaN;
+  if (!(n >= 1 && n <= 1000)) throw new HttpError(400, `querystring.limit must be an integer from 1 to 1000, got "${s}"`);
+  return n;
+}
+
+/** The body of a PUT: a JSON object whose `id` (if any) matches the path. */
+export function bodyObject(body: unknown, idKey?: string, id?: string): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'body must be a JSON object (the Discord object)');
+  }
+  const obj = body as Record<string, unknown>;
+  if (idKey && id !== undefined && obj[idKey] !== undefined && obj[idKey] !== id) {
+    throw new HttpError(400, `body.${idKey} (${String(obj[idKey])}) differs from the path (${id})`);
+  }
+  return obj;
+}

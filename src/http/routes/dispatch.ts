@@ -1,0 +1,36 @@
+/** POST /v1/dispatch: gateway payloads in, committed before the answer. */
+import type { FastifyInstance } from 'fastify';
+import type { Change } from '../../cache/changes.js';
+import { mapDispatch } from '../../cache/events/index.js';
+import { PayloadError } from '../../discord/errors.js';
+import type { RouteContext } from '../context.js';
+
+export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
+  const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
+
+  app.post('/v1/dispatch', async (request) => {
+    const body = request.body;
+    const items = Array.isArray(body) ? body : [body];
+    if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');
+    const changes: Change[] = [];
+    const types: [string, boolean][] = [];
+    let applied = 0;
+    for (let i = 0; i < items.length; i++) {
+      const mapped = mapDispatch(items[i], Array.isArray(body) ? `body[${i}]` : 'body', options);
+      types.push([mapped.type, mapped.tracked]);
+      if (mapped.tracked) {
+        applied++;
+        for (const c of mapped.changes) changes.push(c);
+      }
+    }
+    if (changes.length > 0) await ctx.writer.submit(changes, applied);
+    for (const [type, tracked] of types) {
+      // Untracked names come from clients: keep the label set bounded.
+      const label = tracked || /^(op:\d{1,2}|[A-Z_]{1,40})$/.test(type) ? type : 'other';
+      ctx.metrics.events.inc({ type: label, outcome: tracked ? 'applied' : 'ignored' });
+    }
+    ctx.metrics.totals.applied += applied;
+    ctx.metrics.totals.ignored += items.length - applied;
+    return { applied, ignored: items.length - applied };
+  });
+}

@@ -1,0 +1,10 @@
+/** GET /v1/stats: rows per table and ingest counters. */
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.js';
+
+export function statsRoutes(app: FastifyInstance, ctx: RouteContext) {
+  app.get('/v1/stats', async () => ({
+    tables: await ctx.reads.counts(),
+    ingest: { ...ctx.metrics.totals, queue_depth: ctx.writer.depth },
+  }));
+}
