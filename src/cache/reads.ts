@@ -34,12 +34,114 @@ const COUNTS = query(
 
 const exec = async (sql: Sql, qy: Query, params: unknown[]) => sql.query<R>(qy.text, params, qy.name);
 
+/**
+ * A list query: rows of `table` whose `filters` columns equal `$1…`, optionally bounded by the keyset column
+ * `key` (`>` the bound when ascending, `<` when descending), in `key` order, at most `$last` rows (when
+ * `limited`). Built once per shape and prepared by name.
+ */
+interface ListShape {
+  table: TableName;
+  filters: string[];
+  key: string;
+  order: 'ASC' | 'DESC';
+  bounded: boolean;
+  limited: boolean;
+}
+
+const LISTS = new Map<string, Query>();
+
+function listQuery(shape: ListShape): Query {
+  const cacheKey = JSON.stringify(shape);
+  let qy = LISTS.get(cacheKey);
+  if (!qy) {
+    // Columns are qualified (`t.`): unqualified, ORDER BY would sort by the text output column of that name.
+    const where = shape.filters.map((c, i) => `t.${q(c)} = $${i + 1}::bigint`);
+    let at = shape.filters.length;
+    if (shape.bounded) where.push(`t.${q(shape.key)} ${shape.order === 'ASC' ? '>' : '<'} $${++at}::bigint`);
+    const text =
+      `SELECT ${selectList(shape.table, 't.')} FROM ${q(shape.table)} t` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY t.${q(shape.key)} ${shape.order}` +
+      (shape.limited ? ` LIMIT $${++at}::int` : '');
+    qy = query(text);
+    LISTS.set(cacheKey, qy);
+  }
+  return qy;
+}
+
+/** One page of a keyset-paged list: at most `limit` rows after (ascending) or before (descending) `bound`. */
+export interface Page {
+  limit: number;
+  /** Exclusive bound on the key (`after` for ascending lists, `before` for descending ones). */
+  bound?: string | undefined;
+}
+
+const USERS_BY_ID = query(`SELECT ${selectList('users')} FROM "users" WHERE "id" = ANY($1::bigint[])`);
+
 export class Reads {
   constructor(private readonly sql: Sql) {}
 
   /** One row by primary key (values in primary-key order), or undefined. */
   async one(table: TableName, ...key: string[]): Promise<R | undefined> {
     return (await exec(this.sql, ONE[table], key))[0];
+  }
+
+  private async page(table: TableName, filters: [string, string][], key: string, order: 'ASC' | 'DESC', page: Page) {
+    const bounded = page.bound !== undefined;
+    const qy = listQuery({ table, filters: filters.map(([c]) => c), key, order, bounded, limited: true });
+    const params: unknown[] = filters.map(([, v]) => v);
+    if (bounded) params.push(page.bound);
+    params.push(page.limit);
+    return exec(this.sql, qy, params);
+  }
+
+  private async all(table: TableName, filters: [string, string][], key = 'id') {
+    const qy = listQuery({ table, filters: filters.map(([c]) => c), key, order: 'ASC', bounded: false, limited: false });
+    return exec(this.sql, qy, filters.map(([, v]) => v));
+  }
+
+  /** Guilds by id ascending, after `page.bound`. */
+  guilds(page: Page) {
+    return this.page('guilds', [], 'id', 'ASC', page);
+  }
+
+  /** Unavailable guilds by id ascending, after `page.bound`. */
+  unavailableGuilds(page: Page) {
+    return this.page('unavailable_guilds', [], 'id', 'ASC', page);
+  }
+
+  /** A guild's members by user id ascending, after `page.bound`. */
+  members(guildId: string, page: Page) {
+    return this.page('members', [['guild_id', guildId]], 'user_id', 'ASC', page);
+  }
+
+  /** A guild's presences by user id ascending, after `page.bound`. */
+  presences(guildId: string, page: Page) {
+    return this.page('presences', [['guild_id', guildId]], 'user_id', 'ASC', page);
+  }
+
+  /** A channel's (or thread's) messages, newest first, before `page.bound`. */
+  messages(channelId: string, page: Page) {
+    return this.page('messages', [['channel_id', channelId]], 'id', 'DESC', page);
+  }
+
+  /** Every channel of a guild, by id. */
+  guildChannels(guildId: string) {
+    return this.all('channels', [['guild_id', guildId]]);
+  }
+
+  /** Every thread of a guild (of one parent channel when `parentId` is given), by id. */
+  guildThreads(guildId: string, parentId?: string) {
+    const filters: [string, string][] = [['guild_id', guildId]];
+    if (parentId !== undefined) filters.push(['parent_id', parentId]);
+    return this.all('threads', filters);
+  }
+
+  /** Users by id (those cached), keyed by id. */
+  async usersById(ids: readonly string[]): Promise<Map<string, R>> {
+    if (ids.length === 0) return new Map();
+    const rows = await exec(this.sql, USERS_BY_ID, [[...new Set(ids)]]);
+    return new Map(rows.map((r) => [String(r.id), r]));
   }
 
   /** Rows per table. */

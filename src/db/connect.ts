@@ -112,7 +112,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query,
     async transaction(fn) {
       const client = await pool.connect();
+      // A connection lost between statements must surface as the next query's error, not as an
+      // unhandled 'error' event that kills the process.
       let broken = false;
+      const onError = () => (broken = true);
+      client.on('error', onError);
       try {
         await client.query('begin');
         const tx: Sql = {
@@ -130,6 +134,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         }
         throw err;
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     },

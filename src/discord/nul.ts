@@ -17,9 +17,8 @@ export function stripNul<T>(value: T): T {
   if (typeof value === 'string') return (value.includes('\0') ? value.replaceAll('\0', '') : value) as T;
   if (Array.isArray(value)) return value.map(stripNul) as T;
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[stripNul(k)] = stripNul(v);
-    return out as T;
+    // fromEntries defines own properties: a "__proto__" key stays a key (assignment would set the prototype).
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [stripNul(k), stripNul(v)])) as T;
   }
   return value;
 }

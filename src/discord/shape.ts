@@ -6,13 +6,14 @@
  */
 export type DiscordObject = Record<string, unknown>;
 
-const INTERNAL = new Set(['updated_at']);
+/** The cache's own columns, never part of a Discord object. */
+export const INTERNAL_COLUMNS: ReadonlySet<string> = new Set(['updated_at']);
 
 export function compact(row: Record<string, unknown>, drop?: ReadonlySet<string>): DiscordObject {
   const out: DiscordObject = {};
   for (const key in row) {
     const v = row[key];
-    if (v === null || v === undefined || INTERNAL.has(key) || drop?.has(key)) continue;
+    if (v === null || v === undefined || INTERNAL_COLUMNS.has(key) || drop?.has(key)) continue;
     out[key] = v;
   }
   return out;

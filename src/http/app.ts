@@ -9,11 +9,21 @@ import type { LogLevel } from '../config.js';
 import type { Database } from '../db/connect.js';
 import { stripNulEscapes } from '../discord/nul.js';
 import type { RouteContext } from './context.js';
+import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { Metrics } from './metrics.js';
+import { AJV_OPTIONS } from './schemas.js';
+import { channelsRoutes } from './routes/channels.js';
 import { dispatchRoutes } from './routes/dispatch.js';
+import { guildsRoutes } from './routes/guilds.js';
+import { membersRoutes } from './routes/members.js';
+import { messagesRoutes } from './routes/messages.js';
 import { operationsRoutes } from './routes/operations.js';
+import { permissionsRoutes } from './routes/permissions.js';
+import { presencesRoutes } from './routes/presences.js';
 import { statsRoutes } from './routes/stats.js';
+import { threadsRoutes } from './routes/threads.js';
+import { unavailableGuildsRoutes } from './routes/unavailable-guilds.js';
 import { usersRoutes } from './routes/users.js';
 
 export interface AppOptions {
@@ -42,7 +52,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = options.bodyLimit ?? 32 * 1024 * 1024;
   const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
-  const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true });
+  const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true, ajv: AJV_OPTIONS });
 
   const metrics = new Metrics();
   const writer = new Writer(
@@ -64,11 +74,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('cache', ctx);
 
   // JSON allows \u0000, PostgreSQL text/jsonb do not: strip it before parsing (see discord/nul.ts).
+  // An empty body is no body (PUT /v1/unavailable-guilds/:id takes none); routes that need one answer 400.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) =>
-    parseJson(request, stripNulEscapes(body as string), done),
-  );
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, stripNulEscapes(body as string), done);
+  });
 
   registerErrorHandler(app);
 
@@ -93,10 +105,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await writer.close();
   });
 
+  // Before the routes: swagger collects the routes registered after it.
+  await registerDocs(app);
+
   operationsRoutes(app, ctx);
   statsRoutes(app, ctx);
-  usersRoutes(app, ctx);
   dispatchRoutes(app, ctx);
+  usersRoutes(app, ctx);
+  guildsRoutes(app, ctx);
+  unavailableGuildsRoutes(app, ctx);
+  membersRoutes(app, ctx);
+  permissionsRoutes(app, ctx);
+  presencesRoutes(app, ctx);
+  channelsRoutes(app, ctx);
+  threadsRoutes(app, ctx);
+  messagesRoutes(app, ctx);
 
   await app.ready();
   return app;

@@ -3,7 +3,7 @@
  * default postgres://postgres@127.0.0.1:5432/test) and drops it afterwards, so files never collide.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { openPglite, openPostgres, type Database } from '../../src/db/connect.js';
 
@@ -61,11 +61,14 @@ export async function createPglite(): Promise<Database> {
   return openPglite();
 }
 
-/** Runs drizzle-kit's CLI (as a user would) with DATABASE_URL set. */
-export function drizzleKit(args: string[], env: Record<string, string> = {}): string {
-  return execFileSync('npx', ['drizzle-kit', ...args], {
+/** Runs drizzle-kit's CLI (as a user would) with DATABASE_URL set; returns stdout and stderr together. */
+export function drizzleKit(args: string[], env: Record<string, string> = {}, cwd?: string): string {
+  const r = spawnSync('npx', ['drizzle-kit', ...args], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
   });
+  const output = `${r.stdout}${r.stderr}`;
+  if (r.status !== 0) throw new Error(`drizzle-kit ${args.join(' ')} exited ${r.status}:\n${output}`);
+  return output;
 }

@@ -24,9 +24,10 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
     threadChanges(t, id, `${path}.threads[${i}]`),
   );
   const changes: Change[] = [upsert('guilds', guild), remove('unavailable_guilds', { id })];
-  // Channels and threads are complete in GUILD_CREATE: cached ones it does not list are gone.
-  if (d.channels !== undefined) changes.push({ kind: 'retainGuildChannels', guildId: id, keep: idsOf(channels, 'channels') });
-  if (d.threads !== undefined) {
+  // Channels and threads are complete in GUILD_CREATE: cached ones it does not list are gone. An absent or
+  // null list (read as absent by optionalArrayAt) says nothing: it must not wipe the cached ones.
+  if (d.channels != null) changes.push({ kind: 'retainGuildChannels', guildId: id, keep: idsOf(channels, 'channels') });
+  if (d.threads != null) {
     changes.push({ kind: 'retainGuildThreads', guildId: id, keep: [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')] });
   }
   changes.push(...channels, ...threads);

@@ -3,10 +3,15 @@ import type { FastifyInstance } from 'fastify';
 import type { TableName } from '../../db/schema.js';
 import type { RouteContext } from '../context.js';
 
-export function operationsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  app.get('/health', async () => ({ status: 'ok' }));
+const tags = ['operations'];
+/** No token on these routes. */
+const security: [] = [];
 
-  app.get('/ready', async (_request, reply) => {
+export function operationsRoutes(app: FastifyInstance, ctx: RouteContext) {
+  app.get('/health', { schema: { tags, security, summary: '200 while the process runs' } }, async () => ({ status: 'ok' }));
+
+  const readySummary = '200 when the database answers and no migration is pending, else 503';
+  app.get('/ready', { schema: { tags, security, summary: readySummary } }, async (_request, reply) => {
     try {
       await ctx.db.ping();
       const pending = await ctx.db.pendingMigrations();
@@ -19,7 +24,7 @@ export function operationsRoutes(app: FastifyInstance, ctx: RouteContext) {
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: { tags, security, summary: 'Prometheus metrics (text format)' } }, async (_request, reply) => {
     ctx.metrics.queueDepth.set(ctx.writer.depth);
     try {
       const counts = await ctx.reads.counts();

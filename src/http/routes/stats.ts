@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.js';
 
 export function statsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  app.get('/v1/stats', async () => ({
+  const schema = { tags: ['computed'], summary: 'Rows per table and ingest counters' };
+  app.get('/v1/stats', { schema }, async () => ({
     tables: await ctx.reads.counts(),
     ingest: { ...ctx.metrics.totals, queue_depth: ctx.writer.depth },
   }));

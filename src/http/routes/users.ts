@@ -6,8 +6,12 @@ import { shapeUser } from '../../discord/shape.js';
 import type { RouteContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { bodyObject, snowflakeParam } from '../params.js';
+import { deleteResponses, objectBody, one, paramsSchema, putResponses, readResponses } from '../schemas.js';
 
 type Params = { userId: string };
+
+const tags = ['users'];
+const params = paramsSchema('userId');
 
 export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
   const read = async (id: string) => {
@@ -16,20 +20,38 @@ export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
     return shapeUser(row);
   };
 
-  app.get<{ Params: Params }>('/v1/users/:userId', async (request) =>
-    read(snowflakeParam(request.params.userId, 'params.userId')),
+  app.get<{ Params: Params }>(
+    '/v1/users/:userId',
+    { schema: { tags, summary: 'A cached user', params, response: readResponses(one('User')) } },
+    async (request) => read(snowflakeParam(request.params.userId, 'params.userId')),
   );
 
-  app.put<{ Params: Params }>('/v1/users/:userId', async (request) => {
-    const id = snowflakeParam(request.params.userId, 'params.userId');
-    const body = bodyObject(request.body, 'id', id);
-    await ctx.writer.submit([upsert('users', { ...pickColumns('users', body, 'body'), id })]);
-    return read(id);
-  });
+  app.put<{ Params: Params }>(
+    '/v1/users/:userId',
+    {
+      schema: {
+        tags,
+        summary: 'Upsert (merge) a user',
+        params,
+        body: objectBody('A Discord user object (see the User schema)'),
+        response: putResponses(one('User')),
+      },
+    },
+    async (request) => {
+      const id = snowflakeParam(request.params.userId, 'params.userId');
+      const body = bodyObject(request.body, 'id', id);
+      await ctx.writer.submit([upsert('users', { ...pickColumns('users', body, 'body'), id })]);
+      return read(id);
+    },
+  );
 
-  app.delete<{ Params: Params }>('/v1/users/:userId', async (request, reply) => {
-    const id = snowflakeParam(request.params.userId, 'params.userId');
-    await ctx.writer.submit([remove('users', { id })]);
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: Params }>(
+    '/v1/users/:userId',
+    { schema: { tags, summary: 'Delete a user (its members and presences stay)', params, response: deleteResponses } },
+    async (request, reply) => {
+      const id = snowflakeParam(request.params.userId, 'params.userId');
+      await ctx.writer.submit([remove('users', { id })]);
+      return reply.code(204).send();
+    },
+  );
 }

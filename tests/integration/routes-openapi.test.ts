@@ -1,0 +1,102 @@
+/** GET /docs/json: the OpenAPI document lists every route, with schemas and the bearer scheme (PGlite). */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Database } from '../../src/db/connect.js';
+import type { FastifyInstance } from '../../src/http/app.js';
+import { makeApp } from '../helpers/app.js';
+import { createPglite } from '../helpers/db.js';
+
+const ROUTES: Record<string, string[]> = {
+  '/health': ['get'],
+  '/ready': ['get'],
+  '/metrics': ['get'],
+  '/v1/stats': ['get'],
+  '/v1/dispatch': ['post'],
+  '/v1/users/{userId}': ['get', 'put', 'delete'],
+  '/v1/guilds': ['get'],
+  '/v1/guilds/{guildId}': ['get', 'put', 'delete'],
+  '/v1/guilds/{guildId}/members': ['get'],
+  '/v1/guilds/{guildId}/members/{userId}': ['get', 'put', 'delete'],
+  '/v1/guilds/{guildId}/members/{userId}/permissions': ['get'],
+  '/v1/guilds/{guildId}/presences': ['get'],
+  '/v1/guilds/{guildId}/presences/{userId}': ['get', 'put', 'delete'],
+  '/v1/guilds/{guildId}/channels': ['get'],
+  '/v1/guilds/{guildId}/threads': ['get'],
+  '/v1/channels/{channelId}': ['get', 'put', 'delete'],
+  '/v1/threads/{threadId}': ['get', 'put', 'delete'],
+  '/v1/channels/{channelId}/messages': ['get'],
+  '/v1/channels/{channelId}/messages/{messageId}': ['get', 'put', 'delete'],
+  '/v1/unavailable-guilds': ['get'],
+  '/v1/unavailable-guilds/{guildId}': ['get', 'put', 'delete'],
+};
+
+let db: Database;
+let app: FastifyInstance;
+let doc: any;
+
+beforeAll(async () => {
+  db = await createPglite();
+  app = await makeApp(db, { cacheToken: 'secret' });
+  const res = await app.inject({ method: 'GET', url: '/docs/json' });
+  expect(res.statusCode).toBe(200); // no token needed
+  doc = res.json();
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+});
+
+describe('OpenAPI document', () => {
+  test('is OpenAPI 3 with a bearer security scheme required by default', () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  test('lists every route (and nothing else)', () => {
+    const listed = Object.fromEntries(Object.entries(doc.paths).map(([p, ops]) => [p, Object.keys(ops as object).sort()]));
+    const expected = Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]));
+    expect(listed).toEqual(expected);
+  });
+
+  test('operations need no token', () => {
+    for (const p of ['/health', '/ready', '/metrics']) expect(doc.paths[p].get.security).toEqual([]);
+  });
+
+  test('routes carry params, querystrings and response schemas', () => {
+    const guild = doc.paths['/v1/guilds/{guildId}'].get;
+    expect(guild.parameters).toEqual([
+      expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ pattern: '^[0-9]{1,20}$' }) }),
+    ]);
+    expect(guild.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Guild' });
+    expect(guild.responses['404']).toBeDefined();
+
+    const list = doc.paths['/v1/channels/{channelId}/messages'].get;
+    const names = list.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort();
+    expect(names).toEqual(['path:channelId', 'query:before', 'query:limit']);
+    const limit = list.parameters.find((p: { name: string }) => p.name === 'limit');
+    expect(limit.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
+
+    const perms = doc.paths['/v1/guilds/{guildId}/members/{userId}/permissions'].get;
+    expect(perms.parameters.map((p: { name: string }) => p.name)).toContain('channel_id');
+    expect(perms.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Permissions' });
+  });
+
+  test('Discord object schemas come from the tables and stay open', () => {
+    const { Guild, Member, Message, User } = doc.components.schemas;
+    expect(Guild.additionalProperties).toBe(true);
+    expect(Guild.properties).toMatchObject({ id: { type: 'string' }, name: { type: 'string' }, member_count: { type: 'integer' } });
+    expect(Member.properties.roles).toMatchObject({ type: 'array' });
+    expect(Member.properties.user).toEqual({ $ref: '#/components/schemas/User' });
+    expect(Member.properties.guild_id).toBeUndefined();
+    expect(Message.properties.author_id).toBeUndefined();
+    expect(User.properties.updated_at).toBeUndefined();
+  });
+
+  test('/docs serves the UI; /v1 still needs the token', async () => {
+    const ui = await app.inject({ method: 'GET', url: '/docs' });
+    expect(ui.statusCode).toBeLessThan(400);
+    expect((await app.inject({ method: 'GET', url: '/v1/guilds' })).statusCode).toBe(401);
+    const ok = await app.inject({ method: 'GET', url: '/v1/guilds', headers: { authorization: 'Bearer secret' } });
+    expect(ok.statusCode).toBe(200);
+  });
+});
