@@ -40,12 +40,14 @@ export function applyReaction(current: readonly Reaction[] | null | undefined, o
     if (index < 0) reactions.push(r);
     return reactions;
   }
-  // remove
+  // remove: a reaction the cache never counted (missed events) leaves the counts alone
   const r = reactions[index];
   if (!r) return reactions;
-  r.count = Math.max(0, r.count - 1);
-  if (op.burst) r.count_details.burst = Math.max(0, r.count_details.burst - 1);
-  else r.count_details.normal = Math.max(0, r.count_details.normal - 1);
+  const kind = op.burst ? 'burst' : 'normal';
+  if (r.count_details[kind] > 0) {
+    r.count_details[kind] -= 1;
+    r.count = Math.max(0, r.count - 1);
+  }
   if (mine) {
     if (op.burst) r.me_burst = false;
     else r.me = false;

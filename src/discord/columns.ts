@@ -78,7 +78,23 @@ export const specs = Object.fromEntries(
 /** Columns the cache maintains itself: never taken from a payload. */
 const MANAGED = new Set(['updated_at']);
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)?)?$/i;
+
+/** An ISO-8601 date or date-time with real calendar values (what PostgreSQL's timestamptz accepts). */
+function isTimestamp(value: string): boolean {
+  const m = ISO_8601.exec(value);
+  if (!m) return false;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', oh = '0', om = '0'] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
+    Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 60 && Number(oh) <= 15 && Number(om) <= 59
+  );
+}
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
 
@@ -106,7 +122,7 @@ export function toColumn(col: ColumnSpec, value: unknown, path: string): unknown
       if (typeof value === 'boolean') return value;
       throw new PayloadError(path, 'must be a boolean or null');
     case 'time':
-      if (typeof value === 'string' && ISO_8601.test(value) && !Number.isNaN(Date.parse(value))) return value;
+      if (typeof value === 'string' && isTimestamp(value)) return value;
       throw new PayloadError(path, 'must be an ISO-8601 timestamp string or null');
     case 'json':
       return JSON.stringify(value);

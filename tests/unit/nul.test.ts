@@ -76,7 +76,8 @@ describe('stripNulEscapes', () => {
       fc.property(fc.jsonValue({ stringUnit: tricky }), (v) => {
         const parsed: unknown = JSON.parse(stripNulEscapes(JSON.stringify(v)));
         expect(hasNul(parsed)).toBe(false);
-        expect(parsed).toEqual(stripNul(v));
+        // JSON itself turns -0 into 0: compare with what JSON can carry.
+        expect(parsed).toEqual(JSON.parse(JSON.stringify(stripNul(v))));
       }),
       { numRuns: 300 },
     );

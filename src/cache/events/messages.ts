@@ -43,7 +43,7 @@ export const MESSAGE_CREATE: EventMapper = (d, { path }) => {
   const changes = messageChanges(d, path);
   const last = { id: String(d.channel_id), last_message_id: String(d.id) };
   // The message's channel is a channel or a thread: whichever is cached moves on.
-  changes.push(update('channels', last), update('threads', last, { message_count: 1 }));
+  changes.push(update('channels', last), update('threads', last, { message_count: 1, total_message_sent: 1 }));
   return changes;
 };
 

@@ -4,11 +4,32 @@ import type { Change } from '../../cache/changes.js';
 import { mapDispatch } from '../../cache/events/index.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { RouteContext } from '../context.js';
+import { putResponses } from '../schemas.js';
+
+const schema = {
+  tags: ['ingest'],
+  summary: 'Apply gateway dispatches to the cache',
+  description:
+    'Body: a gateway payload `{ op, t, s, d }`, a Discordeno big-bot forward `{ payload, shardId }`, or an array ' +
+    'of either, applied in array order. Answers once everything is committed. Atomic: on 400 nothing of the ' +
+    'request is applied. Untracked events and non-dispatch opcodes are counted as ignored.',
+  body: {
+    description: 'A gateway payload, a `{ payload, shardId }` forward, or an array of them (raw snake_case packets)',
+  },
+  response: putResponses({
+    type: 'object',
+    properties: {
+      applied: { type: 'integer', description: 'tracked events processed' },
+      ignored: { type: 'integer', description: 'events the cache does not track' },
+    },
+    required: ['applied', 'ignored'],
+  }),
+};
 
 export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
   const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
 
-  app.post('/v1/dispatch', async (request) => {
+  app.post('/v1/dispatch', { schema }, async (request) => {
     const body = request.body;
     const items = Array.isArray(body) ? body : [body];
     if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');

@@ -85,7 +85,7 @@ describe('MESSAGE_CREATE (recorded, guild message)', () => {
         kind: 'update',
         table: 'threads',
         row: { id: '900000000000000009', last_message_id: '900000000000000087' },
-        inc: { message_count: 1 },
+        inc: { message_count: 1, total_message_sent: 1 },
       },
     ]);
   });
