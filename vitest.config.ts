@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each integration file makes its own database; two workers fit the 2-core machines.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './tests/summary-reporter.ts'],
   },
 });

@@ -52,7 +52,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Ingest totals for /v1/stats. */
+  /**
+   * Ingest totals for /v1/stats: events applied and ignored, transactions committed, dispatch requests
+   * rejected (400) and refused for unavailability (503).
+   */
   readonly totals = { applied: 0, ignored: 0, transactions: 0, rejected: 0, unavailable: 0 };
 
   onCommit = (info: CommitInfo) => {

@@ -399,6 +399,9 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
     expect(r.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     expect(String(r.body.message)).toContain('body[1].d.user.id');
     expect(await count('users')).toBe(0);
+    const before = (await get('/v1/stats')).body.ingest as { rejected: number };
+    await dispatch(app, ev('GUILD_MEMBER_ADD', { guild_id: 'x' }));
+    expect(((await get('/v1/stats')).body.ingest as { rejected: number }).rejected).toBe(before.rejected + 1);
   });
 
   it('camelCased packets get a 400 that says to forward raw snake_case', async () => {

@@ -37,6 +37,7 @@ describe('database outage', () => {
     expect(write.statusCode).toBe(503);
     expect(write.headers['retry-after']).toMatch(/^\d+$/);
     expect(write.json()).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(app.cache.metrics.totals.unavailable).toBe(1);
     const read = await app.inject({ method: 'GET', url: '/v1/users/42' });
     expect(read.statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(503);

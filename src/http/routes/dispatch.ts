@@ -1,6 +1,7 @@
 /** POST /v1/dispatch: gateway payloads in, committed before the answer. */
 import type { FastifyInstance } from 'fastify';
 import type { Change } from '../../cache/changes.js';
+import { UnavailableError, isUnavailable } from '../../cache/errors.js';
 import { mapDispatch } from '../../cache/events/index.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { RouteContext } from '../context.js';
@@ -36,15 +37,21 @@ export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
     const changes: Change[] = [];
     const types: [string, boolean][] = [];
     let applied = 0;
-    for (let i = 0; i < items.length; i++) {
-      const mapped = mapDispatch(items[i], Array.isArray(body) ? `body[${i}]` : 'body', options);
-      types.push([mapped.type, mapped.tracked]);
-      if (mapped.tracked) {
-        applied++;
-        for (const c of mapped.changes) changes.push(c);
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const mapped = mapDispatch(items[i], Array.isArray(body) ? `body[${i}]` : 'body', options);
+        types.push([mapped.type, mapped.tracked]);
+        if (mapped.tracked) {
+          applied++;
+          for (const c of mapped.changes) changes.push(c);
+        }
       }
+      if (changes.length > 0) await ctx.writer.submit(changes, applied);
+    } catch (err) {
+      if (err instanceof UnavailableError || isUnavailable(err)) ctx.metrics.totals.unavailable++;
+      else ctx.metrics.totals.rejected++;
+      throw err;
     }
-    if (changes.length > 0) await ctx.writer.submit(changes, applied);
     for (const [type, tracked] of types) {
       // Untracked names come from clients: keep the label set bounded.
       const label = tracked || /^(op:\d{1,2}|[A-Z_]{1,40})$/.test(type) ? type : 'other';
