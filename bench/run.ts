@@ -1,0 +1,528 @@
+/**
+ * `npm run bench`: the service (child process, over HTTP on 127.0.0.1) against a naive one-statement-per-row
+ * PostgreSQL cache, each on its own fresh scratch database, on three workloads:
+ *   (1) single dispatches (PRESENCE_UPDATE / GUILD_MEMBER_UPDATE / MESSAGE_CREATE mix), 32 concurrent clients;
+ *   (2) arrays of 500 dispatches of the same mix, a few concurrent clients;
+ *   (3) one GUILD_CREATE with 100,000 members (with users), channels and roles.
+ * Prints a markdown table, per-workload details and the machine. Every loop is bounded in count and time; the
+ * child is killed and the databases dropped at the end, also on error or Ctrl-C.
+ *
+ * Knobs (environment, all optional): BENCH_SINGLE_EVENTS, BENCH_ARRAYS, BENCH_BIG_MEMBERS, BENCH_NAIVE_SAMPLE,
+ * BENCH_NAIVE_BUDGET_MS, BENCH_WARMUP_EVENTS, BENCH_MESSAGE_LIMIT (the service's MESSAGE_LIMIT, default 200),
+ * BENCH_SERVICE_LOG_LEVEL (the service's LOG_LEVEL, default warn), BENCH_ADMIN_URL (where scratch databases are created),
+ * BENCH_CPU_PROF=1 (profile the child with --cpu-prof and print a summary), BENCH_CHILD_TRACE=1 (the child
+ * reports the signals it receives and where it exits: see child-trace.ts).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  createDatabase,
+  databaseUrl,
+  describeMachine,
+  dropDatabase,
+  migrateDatabase,
+  postgresPids,
+  tableCounts,
+  type Counts,
+  type Machine,
+} from './db.js';
+import { cpuDelta, cpuSnapshot, percentile, runLoad, type CpuUsage, type LoadResult } from './load.js';
+import { NaiveCache } from './naive.js';
+import { EventGen, guildCreate, ids, MIX_LABEL, DEFAULT_SPACE, type GatewayPayload } from './payloads.js';
+import { summarizeProfiles } from './profile.js';
+import { HttpClient, ServiceProcess, freePort, metricsDelta, scrapeMetrics, type ServiceMetrics } from './service.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function num(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
+
+const CFG = {
+  warmupEvents: num('BENCH_WARMUP_EVENTS', 2_000),
+  singleEvents: num('BENCH_SINGLE_EVENTS', 40_000),
+  singleClients: 32,
+  arrays: num('BENCH_ARRAYS', 200),
+  arraySize: 500,
+  arrayClients: 4,
+  bigMembers: num('BENCH_BIG_MEMBERS', 100_000),
+  bigChannels: 50,
+  bigRoles: 30,
+  bigGuild: 1_000,
+  naiveBigSample: num('BENCH_NAIVE_SAMPLE', 10_000),
+  /** Per service workload. */
+  serviceBudgetMs: 60_000,
+  /** Per naive workload. */
+  naiveBudgetMs: num('BENCH_NAIVE_BUDGET_MS', 30_000),
+  /** MESSAGE_LIMIT of the service (messages kept per channel; 0 = never prune). */
+  messageLimit: process.env.BENCH_MESSAGE_LIMIT !== undefined && /^\d+$/.test(process.env.BENCH_MESSAGE_LIMIT) ? Number(process.env.BENCH_MESSAGE_LIMIT) : 200,
+  /** The whole run: abort (with cleanup) past this. */
+  watchdogMs: 9 * 60_000,
+  cpuProf: process.env.BENCH_CPU_PROF === '1' || process.env.BENCH_CPU_PROF === 'true',
+};
+
+const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+// ---- resources, released by cleanup() whatever happens ----
+
+const state: {
+  dbs: string[];
+  service?: ServiceProcess;
+  client?: HttpClient;
+  naive?: NaiveCache;
+  profDir?: string;
+} = { dbs: [] };
+
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    state.client?.close();
+    if (state.service) {
+      log('stopping the service');
+      await state.service.stop().catch((e: unknown) => log(`stopping the service: ${String(e)}`));
+    }
+    if (state.naive) await state.naive.close().catch(() => {});
+    for (const db of state.dbs) {
+      try {
+        await dropDatabase(db);
+        log(`dropped database ${db}`);
+      } catch (err) {
+        log(`could not drop database ${db}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+process.on('exit', () => state.service?.killNow());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---- formatting ----
+
+const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const f1 = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 }) : 'n/a');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 2, minimumFractionDigits: 2 }) : 'n/a');
+const f3 = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 3, minimumFractionDigits: 3 }) : 'n/a');
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${f1(a / b)}×` : 'n/a');
+const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+// ---- results ----
+
+interface Measured {
+  load?: LoadResult;
+  cpu?: CpuUsage;
+  metrics?: ServiceMetrics;
+  /** Naive statements run. */
+  statements?: number;
+  failure?: string;
+}
+
+const eventsPerSecond = (m: Measured) => (m.load && m.load.errors === 0 ? m.load.events / m.load.seconds : Number.NaN);
+
+interface BigResult {
+  seconds: number;
+  members: number;
+  failure?: string;
+  cpu?: CpuUsage;
+  metrics?: ServiceMetrics;
+  bodyBytes?: number;
+  stringifySeconds?: number;
+  cachedMembers?: number;
+}
+
+interface NaiveBig {
+  guildAndChannelsSeconds: number;
+  sampleMembers: number;
+  sampleSeconds: number;
+  extrapolatedSeconds: number;
+  statements: number;
+}
+
+function describeLoad(name: string, m: Measured, wallCores: number): string[] {
+  const out: string[] = [];
+  if (m.failure) out.push(`- ${name}: FAILED: ${m.failure}`);
+  const l = m.load;
+  if (!l) return out;
+  out.push(
+    `- ${name}: ${f0(l.done)} requests (${f0(l.errors)} failed) carrying ${f0(l.events)} acknowledged events in ${f2(l.seconds)} s` +
+      `${l.truncated ? ' (stopped by the time budget)' : ''}; latency p50 ${f2(percentile(l.latencies, 0.5))} ms, ` +
+      `p99 ${f2(percentile(l.latencies, 0.99))} ms, max ${f2(percentile(l.latencies, 1))} ms`,
+  );
+  if (l.errorSamples.length > 0) out.push(`  - errors: ${l.errorSamples.map((e) => JSON.stringify(e)).join('; ')}`);
+  if (m.metrics) {
+    const x = m.metrics;
+    out.push(
+      `  - service writer: ${f0(x.transactions)} transactions, ${f1(x.batchEvents / x.transactions)} events/transaction, ` +
+        `${f0(x.statements)} SQL statements (${f2(x.statements / Math.max(1, l.events))}/event), ` +
+        `commit time ${f2(x.commitSeconds)} s = ${f0((100 * x.commitSeconds) / l.seconds)}% of wall`,
+    );
+  }
+  if (m.statements !== undefined) {
+    out.push(`  - naive: ${f0(m.statements)} autocommit statements (${f2(m.statements / Math.max(1, l.events))}/event)`);
+  }
+  if (m.cpu) out.push(`  - CPU: ${cpuLine(m.cpu, l.seconds, wallCores, m.statements !== undefined)}`);
+  return out;
+}
+
+function cpuLine(c: CpuUsage, seconds: number, cores: number, naive = false): string {
+  const share = (s: number) => `${f1(s)} s (${f0((100 * s) / (seconds * cores))}% of ${cores} cores)`;
+  const app = naive ? `bench process = the naive cache ${share(c.bench)}` : `bench process ${share(c.bench)}, service ${share(c.service)}`;
+  return `${app}, postgres (bench databases + background processes) ${share(c.postgres)}; other processes on the machine ${share(c.other)}`;
+}
+
+function countsLine(c: Counts): string {
+  return Object.entries(c)
+    .map(([t, n]) => `${t}=${f0(n)}`)
+    .join(', ');
+}
+
+// ---- the run ----
+
+async function main() {
+  const watchdog = setTimeout(() => {
+    log(`the run exceeded ${CFG.watchdogMs / 60_000} minutes: aborting`);
+    void cleanup().finally(() => process.exit(1));
+  }, CFG.watchdogMs);
+  watchdog.unref();
+
+  const runStarted = performance.now();
+  const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+  const machine: Machine = await describeMachine();
+  const cores = machine.nproc;
+  const tag = `${process.pid}_${Date.now().toString(36)}`;
+  const svcDb = `bench_svc_${tag}`;
+  const naiveDb = `bench_naive_${tag}`;
+  for (const db of [svcDb, naiveDb]) {
+    await createDatabase(db);
+    state.dbs.push(db);
+  }
+  log(`created databases ${svcDb} and ${naiveDb}`);
+  const svcUrl = databaseUrl(svcDb);
+  const naiveUrl = databaseUrl(naiveDb);
+  await migrateDatabase(naiveUrl, ROOT);
+
+  // ---- start the service ----
+  const port = await freePort();
+  const nodeFlags: string[] = [];
+  if (CFG.cpuProf) {
+    state.profDir = mkdtempSync(path.join(os.tmpdir(), 'bench-cpu-prof-'));
+    nodeFlags.push('--cpu-prof', '--cpu-prof-dir', state.profDir);
+  }
+  const preload = process.env.BENCH_CHILD_TRACE === '1' ? ['./bench/child-trace.ts'] : [];
+  const service = new ServiceProcess({ root: ROOT, databaseUrl: svcUrl, port, nodeFlags, preload, env: { MESSAGE_LIMIT: String(CFG.messageLimit), LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn' } });
+  state.service = service;
+  const client = new HttpClient(port, 64);
+  state.client = client;
+  const readySeconds = await service.waitReady(client, 90_000);
+  log(`service pid ${String(service.pid)} ready on 127.0.0.1:${port} after ${f1(readySeconds)} s`);
+
+  const naive = new NaiveCache(naiveUrl, 32);
+  state.naive = naive;
+  await naive.warm(32);
+
+  const assertAlive = () => {
+    if (!service.running) throw new Error(`the service exited (${service.exitDescription}):\n${service.recentOutput()}`);
+  };
+
+  // ---- seed: the 20 guilds (channels, roles), then an untimed warm-up on both sides ----
+  const seeds: GatewayPayload[] = [];
+  for (let g = 0; g < DEFAULT_SPACE.guilds; g++) {
+    seeds.push(guildCreate({ guild: g, channels: DEFAULT_SPACE.channelsPerGuild, roles: DEFAULT_SPACE.rolesPerGuild, memberUsers: [g], seed: 1_000 + g }));
+  }
+  for (const s of seeds) {
+    await client.dispatch(JSON.stringify(s), 1);
+    await naive.handle(s);
+  }
+  const warm = new EventGen({ seed: 1, messageSeqStart: 0 }).take(CFG.warmupEvents);
+  const warmBodies = warm.map((e) => JSON.stringify(e));
+  const warmSvc = await runLoad({ items: warmBodies, concurrency: CFG.singleClients, budgetMs: 15_000, weight: () => 1, run: (b) => client.dispatch(b, 1) });
+  const warmNaive = await runLoad({ items: warm, concurrency: CFG.singleClients, budgetMs: 15_000, weight: () => 1, run: (e) => naive.handle(e) });
+  log(`seeded ${seeds.length} guilds; warm-up ${warm.length} events: service ${f2(warmSvc.seconds)} s (${warmSvc.errors} errors), naive ${f2(warmNaive.seconds)} s (${warmNaive.errors} errors)`);
+  if (warmSvc.errors > 0) log(`warm-up errors (service): ${warmSvc.errorSamples.join(' | ')}`);
+  if (warmNaive.errors > 0) log(`warm-up errors (naive): ${warmNaive.errorSamples.join(' | ')}`);
+  assertAlive();
+
+  /** Measures one service workload: CPU and writer metrics around it; failures are recorded, not thrown. */
+  const measureService = async <T>(run: () => Promise<T>): Promise<{ value?: T; cpu?: CpuUsage; metrics?: ServiceMetrics; failure?: string }> => {
+    try {
+      assertAlive();
+      const m0 = await scrapeMetrics(client);
+      const c0 = cpuSnapshot(service.pid);
+      const value = await run();
+      const c1 = cpuSnapshot(service.pid);
+      const cpu = cpuDelta(c0, c1, await postgresPids(state.dbs));
+      assertAlive();
+      const m1 = await scrapeMetrics(client);
+      return { value, cpu, metrics: metricsDelta(m0, m1) };
+    } catch (err) {
+      return { failure: errMsg(err) };
+    }
+  };
+  const measureNaive = async <T>(run: () => Promise<T>): Promise<{ value?: T; cpu?: CpuUsage; statements: number; failure?: string }> => {
+    const s0 = naive.statements;
+    const c0 = cpuSnapshot(undefined);
+    try {
+      const value = await run();
+      const c1 = cpuSnapshot(undefined);
+      return { value, cpu: cpuDelta(c0, c1, await postgresPids(state.dbs)), statements: naive.statements - s0 };
+    } catch (err) {
+      return { failure: errMsg(err), statements: naive.statements - s0 };
+    }
+  };
+  const asMeasured = (r: { value?: LoadResult; cpu?: CpuUsage; metrics?: ServiceMetrics; statements?: number; failure?: string }): Measured => {
+    const m: Measured = {};
+    if (r.value) m.load = r.value;
+    if (r.cpu) m.cpu = r.cpu;
+    if (r.metrics) m.metrics = r.metrics;
+    if (r.statements !== undefined) m.statements = r.statements;
+    if (r.failure) m.failure = r.failure;
+    else if (r.value && r.value.errors > 0) m.failure = `${r.value.errors} of ${r.value.done} requests failed`;
+    return m;
+  };
+
+  // ---- (1) single dispatches, 32 clients ----
+  const w1Events = new EventGen({ seed: 11, messageSeqStart: 1_000_000 }).take(CFG.singleEvents);
+  const w1Bodies = w1Events.map((e) => JSON.stringify(e));
+  log(`(1) service: ${f0(w1Bodies.length)} single dispatches, ${CFG.singleClients} clients`);
+  const w1Svc = asMeasured(
+    await measureService(() =>
+      runLoad({ items: w1Bodies, concurrency: CFG.singleClients, budgetMs: CFG.serviceBudgetMs, weight: () => 1, run: (b) => client.dispatch(b, 1) }),
+    ),
+  );
+  log(`(1) service: ${f0(eventsPerSecond(w1Svc))} events/s${w1Svc.failure ? ` (${w1Svc.failure})` : ''}`);
+  log(`(1) naive: ${f0(w1Events.length)} events, ${CFG.singleClients} workers, budget ${CFG.naiveBudgetMs / 1000} s`);
+  const w1Naive = asMeasured(
+    await measureNaive(() =>
+      runLoad({ items: w1Events, concurrency: CFG.singleClients, budgetMs: CFG.naiveBudgetMs, weight: () => 1, run: (e) => naive.handle(e) }),
+    ),
+  );
+  log(`(1) naive: ${f0(eventsPerSecond(w1Naive))} events/s`);
+  let countsAfter1: { svc: Counts; naive: Counts } | undefined;
+  try {
+    countsAfter1 = { svc: await tableCounts(svcUrl), naive: await tableCounts(naiveUrl) };
+  } catch (err) {
+    log(`counting rows: ${errMsg(err)}`);
+  }
+
+  // ---- (2) arrays of 500, a few clients ----
+  const w2Gen = new EventGen({ seed: 22, messageSeqStart: 10_000_000 });
+  const w2Arrays = Array.from({ length: CFG.arrays }, () => w2Gen.take(CFG.arraySize));
+  const w2Bodies = w2Arrays.map((a) => JSON.stringify(a));
+  log(`(2) service: ${f0(w2Bodies.length)} arrays of ${CFG.arraySize}, ${CFG.arrayClients} clients`);
+  const w2Svc = asMeasured(
+    await measureService(() =>
+      runLoad({
+        items: w2Bodies,
+        concurrency: CFG.arrayClients,
+        budgetMs: CFG.serviceBudgetMs,
+        weight: () => CFG.arraySize,
+        run: (b) => client.dispatch(b, CFG.arraySize, 120_000),
+      }),
+    ),
+  );
+  log(`(2) service: ${f0(eventsPerSecond(w2Svc))} events/s${w2Svc.failure ? ` (${w2Svc.failure})` : ''}`);
+  log(`(2) naive: up to ${f0(w2Arrays.length)} arrays, ${CFG.arrayClients} clients, budget ${CFG.naiveBudgetMs / 1000} s`);
+  const w2Naive = asMeasured(
+    await measureNaive(() =>
+      runLoad({
+        items: w2Arrays,
+        concurrency: CFG.arrayClients,
+        budgetMs: CFG.naiveBudgetMs,
+        weight: (a) => a.length,
+        run: async (arr) => {
+          for (const e of arr) await naive.handle(e);
+        },
+      }),
+    ),
+  );
+  log(`(2) naive: ${f0(eventsPerSecond(w2Naive))} events/s`);
+
+  // ---- (3) one GUILD_CREATE with 100k members ----
+  const memberUsers = Array.from({ length: CFG.bigMembers }, (_, i) => i);
+  const big = guildCreate({ guild: CFG.bigGuild, channels: CFG.bigChannels, roles: CFG.bigRoles, memberUsers, seed: 33 });
+  const t0 = performance.now();
+  const bigBody = Buffer.from(JSON.stringify(big));
+  const stringifySeconds = (performance.now() - t0) / 1000;
+  log(`(3) service: GUILD_CREATE with ${f0(CFG.bigMembers)} members, ${(bigBody.length / 1024 ** 2).toFixed(1)} MiB of JSON`);
+  const bigId = ids.guild(CFG.bigGuild);
+  const w3SvcRaw = await measureService(async () => {
+    const started = performance.now();
+    await client.dispatch(bigBody, 1, 300_000);
+    return (performance.now() - started) / 1000;
+  });
+  const w3Svc: BigResult = { seconds: w3SvcRaw.value ?? Number.NaN, members: CFG.bigMembers, bodyBytes: bigBody.length, stringifySeconds };
+  if (w3SvcRaw.failure) w3Svc.failure = w3SvcRaw.failure;
+  if (w3SvcRaw.cpu) w3Svc.cpu = w3SvcRaw.cpu;
+  if (w3SvcRaw.metrics) w3Svc.metrics = w3SvcRaw.metrics;
+  if (!w3Svc.failure) {
+    try {
+      w3Svc.cachedMembers = (await tableCounts(svcUrl, { members: `guild_id = ${bigId}` })).members;
+    } catch (err) {
+      log(`counting members: ${errMsg(err)}`);
+    }
+  }
+  log(`(3) service: ${f3(w3Svc.seconds)} s${w3Svc.failure ? ` (${w3Svc.failure})` : ''}`);
+
+  log(`(3) naive: guild + channels, then a sample of ${f0(CFG.naiveBigSample)} members one statement per row`);
+  const members = big.d.members as Record<string, unknown>[];
+  const w3NaiveRaw = await measureNaive(async (): Promise<NaiveBig> => {
+    const s0 = naive.statements;
+    const a = performance.now();
+    await naive.guildAndChannels(big.d);
+    const guildAndChannelsSeconds = (performance.now() - a) / 1000;
+    const b = performance.now();
+    const deadline = b + CFG.naiveBudgetMs;
+    const sample = Math.min(CFG.naiveBigSample, members.length);
+    let done = 0;
+    while (done < sample && performance.now() < deadline) await naive.guildMember(bigId, members[done++]!);
+    const sampleSeconds = (performance.now() - b) / 1000;
+    return {
+      guildAndChannelsSeconds,
+      sampleMembers: done,
+      sampleSeconds,
+      extrapolatedSeconds: guildAndChannelsSeconds + (sampleSeconds * members.length) / Math.max(1, done),
+      statements: naive.statements - s0,
+    };
+  });
+  const w3Naive = w3NaiveRaw.value;
+  log(`(3) naive: ${w3Naive ? `${f1(w3Naive.extrapolatedSeconds)} s extrapolated` : `FAILED: ${w3NaiveRaw.failure ?? '?'}`}`);
+
+  // ---- report ----
+  const peakRss = (() => {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${String(service.pid)}/status`, 'utf8'));
+      return m ? `${(Number(m[1]) / 1024).toFixed(0)} MiB` : 'n/a';
+    } catch {
+      return 'n/a';
+    }
+  })();
+
+  const e1s = eventsPerSecond(w1Svc);
+  const e1n = eventsPerSecond(w1Naive);
+  const e2s = eventsPerSecond(w2Svc);
+  const e2n = eventsPerSecond(w2Naive);
+  const p = (m: Measured, q: number) => (m.load && !m.failure ? percentile(m.load.latencies, q) : Number.NaN);
+  const w3n = w3Naive?.extrapolatedSeconds ?? Number.NaN;
+  const w3s = w3Svc.failure ? Number.NaN : w3Svc.seconds;
+  const naiveMembersPerSecond = w3Naive ? w3Naive.sampleMembers / w3Naive.sampleSeconds : Number.NaN;
+  const fail = (m: { failure?: string }, v: string) => (m.failure ? `FAILED` : v);
+
+  const out: string[] = [];
+  out.push('');
+  out.push('## discord-state-cache benchmark');
+  out.push('');
+  out.push(
+    `Event mix: ${MIX_LABEL}; id space ${DEFAULT_SPACE.guilds} guilds × ${DEFAULT_SPACE.channelsPerGuild} channels ` +
+      `(${DEFAULT_SPACE.guilds * DEFAULT_SPACE.channelsPerGuild}), ${f0(DEFAULT_SPACE.users)} users, each user in 2 guilds. ` +
+      `Service: child process, HTTP keep-alive on 127.0.0.1, MESSAGE_LIMIT=${CFG.messageLimit}, QUEUE_LIMIT=1000000, BODY_LIMIT=256mb. ` +
+      `Naive: in-process pg Pool(32), one autocommit INSERT … ON CONFLICT DO UPDATE per row (no HTTP, no JSON parsing).`,
+  );
+  out.push('');
+  out.push('| workload | service | naive | ratio |');
+  out.push('|---|---:|---:|---:|');
+  const sampled = (label: string, m: Measured) => (m.load?.truncated ? `; ${label} stopped by its time budget after ${f0(m.load.events)} events` : '');
+  out.push(
+    `| (1) single dispatch, ${CFG.singleClients} clients, ${f0(CFG.singleEvents)} events${sampled('service', w1Svc)}${sampled('naive', w1Naive)}: events/s | ${fail(w1Svc, f0(e1s))} | ${fail(w1Naive, f0(e1n))} | ${ratio(e1s, e1n)} |`,
+  );
+  out.push(`| (1) ack latency p50, ms (ratio = naive/service) | ${f2(p(w1Svc, 0.5))} | ${f2(p(w1Naive, 0.5))} | ${ratio(p(w1Naive, 0.5), p(w1Svc, 0.5))} |`);
+  out.push(`| (1) ack latency p99, ms (ratio = naive/service) | ${f2(p(w1Svc, 0.99))} | ${f2(p(w1Naive, 0.99))} | ${ratio(p(w1Naive, 0.99), p(w1Svc, 0.99))} |`);
+  out.push(
+    `| (2) arrays of ${CFG.arraySize}, ${CFG.arrayClients} clients, ${f0(CFG.arrays * CFG.arraySize)} events${sampled('service', w2Svc)}${sampled('naive', w2Naive)}: events/s | ${fail(w2Svc, f0(e2s))} | ${fail(w2Naive, f0(e2n))} | ${ratio(e2s, e2n)} |`,
+  );
+  out.push(
+    `| (3) GUILD_CREATE ${f0(CFG.bigMembers)} members: seconds (naive extrapolated from a ${f0(w3Naive?.sampleMembers ?? 0)}-member sample; ratio = naive/service) | ${fail(w3Svc, f3(w3s))} | ${w3Naive ? f1(w3n) : 'FAILED'} | ${ratio(w3n, w3s)} |`,
+  );
+  out.push(
+    `| (3) GUILD_CREATE: members/s | ${fail(w3Svc, f0(CFG.bigMembers / w3s))} | ${w3Naive ? f0(naiveMembersPerSecond) : 'FAILED'} | ${ratio(CFG.bigMembers / w3s, naiveMembersPerSecond)} |`,
+  );
+  out.push('');
+  const check = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  out.push('Targets:');
+  out.push(`- (1) ≥ 5,000 events/s: ${f0(e1s)} → ${check(e1s >= 5_000)}; ≥ 3× naive: ${ratio(e1s, e1n)} → ${check(e1s >= 3 * e1n)}`);
+  out.push(`- (2) ≥ 50,000 events/s: ${f0(e2s)} → ${check(e2s >= 50_000)}; ≥ 10× naive: ${ratio(e2s, e2n)} → ${check(e2s >= 10 * e2n)}`);
+  out.push(`- (3) ≤ 2 s: ${f3(w3s)} s → ${check(w3s <= 2)}; ≥ 10× naive: ${ratio(w3n, w3s)} → ${check(w3n >= 10 * w3s)}`);
+  out.push('');
+  out.push('Details:');
+  out.push(...describeLoad('(1) service', w1Svc, cores));
+  out.push(...describeLoad('(1) naive', w1Naive, cores));
+  if (countsAfter1) {
+    out.push(`- rows after (1): service ${countsLine(countsAfter1.svc)}`);
+    out.push(`- rows after (1): naive   ${countsLine(countsAfter1.naive)}`);
+    out.push(
+      w1Naive.load?.truncated
+        ? '  (not comparable: the naive run stopped early)'
+        : `  (users, members, presences must match; messages differ when the service prunes (MESSAGE_LIMIT=${CFG.messageLimit}), the naive cache never prunes)`,
+    );
+  }
+  out.push(...describeLoad('(2) service', w2Svc, cores));
+  out.push(...describeLoad('(2) naive', w2Naive, cores));
+  if (w3Svc.failure) out.push(`- (3) service: FAILED: ${w3Svc.failure}`);
+  else {
+    out.push(
+      `- (3) service: ${f3(w3Svc.seconds)} s from the first byte sent to the answer (HTTP upload of ` +
+        `${(bigBody.length / 1024 ** 2).toFixed(1)} MiB, parse, map, one transaction, commit); members cached afterwards: ` +
+        `${f0(w3Svc.cachedMembers ?? Number.NaN)}; client-side JSON.stringify (not timed) ${f2(stringifySeconds)} s`,
+    );
+    if (w3Svc.metrics) {
+      out.push(
+        `  - service writer: ${f0(w3Svc.metrics.statements)} SQL statements, commit time ${f3(w3Svc.metrics.commitSeconds)} s ` +
+          `(the rest of the request, ${f3(w3Svc.seconds - w3Svc.metrics.commitSeconds)} s, is upload + JSON parse + mapping)`,
+      );
+    }
+    if (w3Svc.cpu) out.push(`  - CPU: ${cpuLine(w3Svc.cpu, w3Svc.seconds, cores)}`);
+  }
+  if (w3Naive) {
+    out.push(
+      `- (3) naive: guild row + ${CFG.bigChannels} channels ${f3(w3Naive.guildAndChannelsSeconds)} s; ` +
+        `${f0(w3Naive.sampleMembers)} members (user + member row each) in ${f2(w3Naive.sampleSeconds)} s; ` +
+        `${f0(w3Naive.statements)} statements; extrapolated to ${f0(CFG.bigMembers)} members: ${f1(w3Naive.extrapolatedSeconds)} s`,
+    );
+  } else out.push(`- (3) naive: FAILED: ${w3NaiveRaw.failure ?? '?'}`);
+  out.push(`- service peak RSS (VmHWM): ${peakRss}; service ready ${f1(readySeconds)} s after spawn (tsx compile + migrations)`);
+  out.push('');
+  out.push('Machine:');
+  out.push(`- nproc: ${machine.nproc}`);
+  out.push(`- CPU: ${machine.cpu}`);
+  out.push(`- memory: ${machine.memory}`);
+  out.push(`- PostgreSQL: ${machine.postgres}`);
+  out.push(`- PostgreSQL settings: ${machine.postgresSettings}`);
+  out.push(`- Node: ${machine.node}`);
+  out.push(`- load average (1/5/15 min) at start: ${loadAtStart}; at end: ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
+  out.push(`- benchmark wall time: ${f0((performance.now() - runStarted) / 1000)} s`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const failed = [w1Svc.failure, w2Svc.failure, w3Svc.failure].filter(Boolean);
+  if (failed.length > 0) {
+    process.stdout.write(`\nService failures:\n${failed.map((f) => `- ${String(f)}`).join('\n')}\n`);
+    const tail = service.recentOutput(3000);
+    if (tail.trim()) process.stdout.write(`\nLast service output:\n${tail}\n`);
+  }
+  return failed.length === 0;
+}
+
+let ok = false;
+try {
+  ok = await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (state.service) {
+    const tail = state.service.recentOutput(3000);
+    if (tail.trim()) log(`last service output:\n${tail}`);
+  }
+} finally {
+  await cleanup();
+}
+if (state.profDir) {
+  process.stdout.write(`\nService CPU profile (BENCH_CPU_PROF=1):\n${summarizeProfiles(state.profDir)}\n`);
+  if (process.env.BENCH_KEEP_PROFILE !== '1') rmSync(state.profDir, { recursive: true, force: true });
+}
+process.exit(ok ? 0 : 1);
