@@ -14,7 +14,7 @@
  * order of every table's history. Reads of a single row (member exists? reactions, roles) consult the buffer
  * first and the database only when the buffer says nothing about that row.
  */
-import type { Sql } from '../db/connect.js';
+import type { Work } from '../db/connect.js';
 import type { TableName } from '../db/schema.js';
 import { specs, type Row } from '../discord/columns.js';
 import type { Change, ReactionOp } from './changes.js';
@@ -39,8 +39,6 @@ const ALL_TABLES: TableName[] = Object.keys(specs) as TableName[];
 const GUILD_TABLES: TableName[] = ['guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds'];
 
 export interface BatchOptions {
-  /** Messages kept per channel (0 = unlimited). */
-  messageLimit: number;
   /** The bot's user id, when known: decides `me` on reactions. */
   botUserId?: string | undefined;
 }
@@ -53,13 +51,14 @@ export interface BatchStats {
 
 export class Batch {
   private readonly buffers = new Map<TableName, TableBuffer>();
-  private readonly touchedChannels = new Set<string>();
+  /** Messages upserted per channel, for retention. */
+  readonly messagesByChannel = new Map<string, number>();
   readonly stats: BatchStats = { statements: 0, rows: 0 };
   /** The bot user seen in READY / USER_UPDATE during this batch. */
   botUserId: string | undefined;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly sql: Work,
     private readonly options: BatchOptions,
   ) {
     this.botUserId = options.botUserId;
@@ -75,9 +74,16 @@ export class Batch {
     return pk.length === 1 ? String(row[pk[0]!]) : pk.map((c) => String(row[c])).join(':');
   }
 
+  /** A write inside the transaction (which it begins if needed). */
   private async exec(statement: S.Statement, params: unknown[]) {
     this.stats.statements++;
     return S.run(this.sql, statement, params);
+  }
+
+  /** A read: needs no transaction (there is a single writer), joins it once begun. */
+  private async read(statement: S.Statement, params: unknown[]) {
+    this.stats.statements++;
+    return this.sql.read(statement.text, params, statement.name);
   }
 
   // ---- buffered by-key changes ----
@@ -88,7 +94,10 @@ export class Batch {
     const pending = b.upserts.get(key);
     if (pending) Object.assign(pending, row);
     else b.upserts.set(key, { ...row });
-    if (table === 'messages' && row.channel_id != null) this.touchedChannels.add(String(row.channel_id));
+    if (table === 'messages' && row.channel_id != null) {
+      const channel = String(row.channel_id);
+      this.messagesByChannel.set(channel, (this.messagesByChannel.get(channel) ?? 0) + 1);
+    }
   }
 
   delete(table: TableName, keyRow: Row) {
@@ -144,7 +153,7 @@ export class Batch {
 
   private async existsInDb(table: TableName, keyRow: Row): Promise<boolean> {
     const pk = specs[table].primaryKey.map((c) => keyRow[c]);
-    const rows = await this.exec(S.existsStatement(table), pk);
+    const rows = await this.read(S.existsStatement(table), pk);
     return rows.length > 0;
   }
 
@@ -169,66 +178,78 @@ export class Batch {
     if (pending && b.deletes.has(key)) return null; // replaced row: the column starts empty
     if (!pending && b.deletes.has(key)) return undefined;
     const pk = specs[table].primaryKey.map((c) => keyRow[c]);
-    const rows = await this.exec(S.readColumnStatement(table, column), pk);
+    const rows = await this.read(S.readColumnStatement(table, column), pk);
     if (rows.length === 0) return pending ? null : undefined;
     return (rows[0]!.v ?? null) as T | null;
   }
 
   // ---- flushing ----
 
-  async flush(tables: readonly TableName[] = ALL_TABLES) {
-    for (const t of tables) await this.flushTable(t);
+  /**
+   * The pending writes of `tables` as statements: updates, then deletes, then upserts. Parts of one phase touch
+   * disjoint rows, so a phase is one statement; when no row has pending changes in two phases, everything
+   * is one statement.
+   */
+  private drain(tables: readonly TableName[]): S.Part[][] {
+    const phases: S.Part[][] = [[], [], []];
+    let overlap = false;
+    for (const table of tables) {
+      const b = this.buf(table);
+      if (b.empty) continue;
+      const pk = specs[table].primaryKey;
+      if (b.updates.size > 0) {
+        const groups = new Map<string, { set: string[]; inc: string[]; rows: Row[]; incs: Record<string, number>[] }>();
+        for (const [key, u] of b.updates) {
+          if (b.upserts.has(key)) overlap = true;
+          const set = Object.keys(u.row).filter((c) => !pk.includes(c));
+          const inc = Object.keys(u.inc);
+          const gkey = `${set.join(',')}|${inc.join(',')}`;
+          let g = groups.get(gkey);
+          if (!g) groups.set(gkey, (g = { set, inc, rows: [], incs: [] }));
+          const parts = key.split(':'); // the key columns travel with the row
+          pk.forEach((c, i) => (u.row[c] = parts[i]));
+          g.rows.push(u.row);
+          g.incs.push(u.inc);
+        }
+        for (const g of groups.values()) {
+          phases[0]!.push(S.updatePart(table, g.set, g.inc, g.rows, g.incs));
+          this.stats.rows += g.rows.length;
+        }
+        b.updates.clear();
+      }
+      if (b.deletes.size > 0) {
+        for (const key of b.deletes.keys()) if (b.upserts.has(key)) overlap = true;
+        phases[1]!.push(S.deletePart(table, [...b.deletes.values()]));
+        this.stats.rows += b.deletes.size;
+        b.deletes.clear();
+      }
+      if (b.upserts.size > 0) {
+        const groups = new Map<string, Row[]>();
+        const columns = specs[table].columns;
+        for (const row of b.upserts.values()) {
+          let gkey = '';
+          for (const c of columns) if (c.name in row) gkey += `${c.name},`;
+          let g = groups.get(gkey);
+          if (!g) groups.set(gkey, (g = []));
+          g.push(row);
+        }
+        for (const [gkey, rows] of groups) {
+          phases[2]!.push(S.upsertPart(table, gkey.slice(0, -1).split(','), rows));
+          this.stats.rows += rows.length;
+        }
+        b.upserts.clear();
+      }
+    }
+    const nonEmpty = phases.filter((p) => p.length > 0);
+    return overlap ? nonEmpty : nonEmpty.length > 0 ? [nonEmpty.flat()] : [];
   }
 
-  private async flushTable(table: TableName) {
-    const b = this.buf(table);
-    if (b.empty) return;
-    const pk = specs[table].primaryKey;
-    if (b.updates.size > 0) {
-      const groups = new Map<string, { set: string[]; inc: string[]; items: PendingUpdate[] }>();
-      for (const [key, u] of b.updates) {
-        const set = Object.keys(u.row).filter((c) => !pk.includes(c));
-        const inc = Object.keys(u.inc);
-        const gkey = `${set.join(',')}|${inc.join(',')}`;
-        let g = groups.get(gkey);
-        if (!g) groups.set(gkey, (g = { set, inc, items: [] }));
-        // the key columns travel with the row
-        const keyRow = key.split(':');
-        pk.forEach((c, i) => (u.row[c] = keyRow[i]));
-        g.items.push(u);
-      }
-      for (const g of groups.values()) {
-        const params = [
-          ...S.columnArrays(g.items.map((u) => u.row), [...pk, ...g.set]),
-          ...g.inc.map((c) => g.items.map((u) => u.inc[c] ?? 0)),
-        ];
-        await this.exec(S.updateStatement(table, g.set, g.inc), params);
-        this.stats.rows += g.items.length;
-      }
-      b.updates.clear();
-    }
-    if (b.deletes.size > 0) {
-      const keys = [...b.deletes.values()];
-      await this.exec(S.deleteStatement(table), S.columnArrays(keys, pk));
-      this.stats.rows += keys.length;
-      b.deletes.clear();
-    }
-    if (b.upserts.size > 0) {
-      const groups = new Map<string, Row[]>();
-      const columns = specs[table].columns;
-      for (const row of b.upserts.values()) {
-        let gkey = '';
-        for (const c of columns) if (c.name in row) gkey += `${c.name},`;
-        let g = groups.get(gkey);
-        if (!g) groups.set(gkey, (g = []));
-        g.push(row);
-      }
-      for (const [gkey, rows] of groups) {
-        const cols = gkey.slice(0, -1).split(',');
-        await this.exec(S.upsertStatement(table, cols), S.columnArrays(rows, cols));
-        this.stats.rows += rows.length;
-      }
-      b.upserts.clear();
+  /** Writes the pending changes of `tables` (inside the transaction). */
+  async flush(tables: readonly TableName[] = ALL_TABLES) {
+    for (const parts of this.drain(tables)) {
+      const { text, params, name } = S.combine(parts);
+      this.stats.statements++;
+      await this.sql.query(text, params, name);
     }
   }
 
@@ -268,7 +289,7 @@ export class Batch {
         const gone = rows.map((r) => String(r.id));
         if (gone.length > 0) {
           await this.exec(S.REMOVE_GUILDS, [gone]);
-          await this.exec(S.deleteStatement('unavailable_guilds'), [gone]);
+          await this.exec(S.DELETE_UNAVAILABLE_GUILDS, [gone]);
         }
         return;
       }
@@ -313,11 +334,17 @@ export class Batch {
     this.update('messages', { id: messageId, reactions: JSON.stringify(next) });
   }
 
-  /** Flushes everything and applies message retention. Call once, before commit. */
+  /**
+   * Writes everything still pending. Call once, last: when the batch needed no transaction so far and its
+   * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT).
+   */
   async finish() {
-    await this.flush();
-    if (this.options.messageLimit > 0 && this.touchedChannels.size > 0) {
-      await this.exec(S.PRUNE_MESSAGES, [[...this.touchedChannels], this.options.messageLimit]);
+    const statements = this.drain(ALL_TABLES);
+    for (let i = 0; i < statements.length; i++) {
+      const { text, params, name } = S.combine(statements[i]!);
+      this.stats.statements++;
+      if (i === statements.length - 1) await this.sql.final(text, params, name);
+      else await this.sql.query(text, params, name);
     }
   }
 }

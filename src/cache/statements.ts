@@ -14,20 +14,30 @@ export interface Statement {
   text: string;
 }
 
-const cache = new Map<string, Statement>();
+const named = new Map<string, Statement>();
 let counter = 0;
 
 function cached(key: string, build: () => string): Statement {
-  let s = cache.get(key);
+  let s = named.get(key);
   if (!s) {
     s = { name: `dsc_${++counter}`, text: build() };
-    cache.set(key, s);
+    named.set(key, s);
   }
   return s;
 }
 
+/**
+ * One set-based write, placed in a statement by `combine`: `sql(offset)` numbers its parameters from
+ * `offset + 1`. `key` identifies its shape (same key, same text for the same offset).
+ */
+export interface Part {
+  key: string;
+  sql: (offset: number) => string;
+  params: unknown[];
+}
+
 /** `unnest($1::bigint[], $2::text[], ...) AS u("a", "b")` and the casted select list for `cols`. */
-function unnestFrom(spec: TableSpec, cols: string[], offset = 0) {
+function unnestFrom(spec: TableSpec, cols: string[], offset: number) {
   const binds = cols.map((c, i) => `$${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]`);
   const from = `unnest(${binds.join(', ')}) AS u(${cols.map(q).join(', ')})`;
   const values = cols.map((c) => spec.byName.get(c)!.cast(`u.${q(c)}`));
@@ -40,50 +50,84 @@ export function columnArrays(rows: Row[], cols: string[]): unknown[][] {
 }
 
 /** Insert-or-merge rows that all carry exactly the columns `cols` (primary key included). */
-export function upsertStatement(table: TableName, cols: string[]): Statement {
-  return cached(`upsert|${table}|${cols.join(',')}`, () => {
-    const spec = specs[table];
-    const { from, values } = unnestFrom(spec, cols);
-    const pk = new Set(spec.primaryKey);
-    const sets = cols.filter((c) => !pk.has(c)).map((c) => `${q(c)} = excluded.${q(c)}`);
-    sets.push(`"updated_at" = now()`);
-    return (
-      `INSERT INTO ${q(table)} AS t (${cols.map(q).join(', ')}) SELECT ${values.join(', ')} FROM ${from} ` +
-      `ON CONFLICT (${spec.primaryKey.map(q).join(', ')}) DO UPDATE SET ${sets.join(', ')}`
-    );
-  });
+export function upsertPart(table: TableName, cols: string[], rows: Row[]): Part {
+  const spec = specs[table];
+  return {
+    key: `upsert|${table}|${cols.join(',')}`,
+    params: columnArrays(rows, cols),
+    sql(offset) {
+      const { from, values } = unnestFrom(spec, cols, offset);
+      const pk = new Set(spec.primaryKey);
+      const sets = cols.filter((c) => !pk.has(c)).map((c) => `${q(c)} = excluded.${q(c)}`);
+      sets.push(`"updated_at" = now()`);
+      return (
+        `INSERT INTO ${q(table)} AS t (${cols.map(q).join(', ')}) SELECT ${values.join(', ')} FROM ${from} ` +
+        `ON CONFLICT (${spec.primaryKey.map(q).join(', ')}) DO UPDATE SET ${sets.join(', ')}`
+      );
+    },
+  };
 }
 
-/** Merge into cached rows only: `set` columns take the bound value, `inc` columns add it (NULL stays NULL). */
-export function updateStatement(table: TableName, set: string[], inc: string[]): Statement {
-  return cached(`update|${table}|${set.join(',')}|${inc.join(',')}`, () => {
-    const spec = specs[table];
-    const pk = spec.primaryKey;
-    const incNames = inc.map((c) => `${c}__inc`);
-    const binds = [...pk, ...set].map((c, i) => `$${i + 1}::${spec.byName.get(c)!.bindType}[]`);
-    binds.push(...inc.map((_, i) => `$${pk.length + set.length + i + 1}::integer[]`));
-    const alias = [...pk, ...set, ...incNames].map(q).join(', ');
-    const sets = [
-      ...set.map((c) => `${q(c)} = ${spec.byName.get(c)!.cast(`u.${q(c)}`)}`),
-      ...inc.map((c, i) => `${q(c)} = t.${q(c)} + u.${q(incNames[i]!)}`),
-      `"updated_at" = now()`,
-    ];
-    const where = pk.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
-    return `UPDATE ${q(table)} AS t SET ${sets.join(', ')} FROM unnest(${binds.join(', ')}) AS u(${alias}) WHERE ${where}`;
-  });
+/**
+ * Merge into cached rows only: `set` columns take the bound value, `inc` columns add it (NULL stays NULL).
+ * `rows` carry the primary key and the `set` columns; `incs` the increments, row by row.
+ */
+export function updatePart(table: TableName, set: string[], inc: string[], rows: Row[], incs: Record<string, number>[]): Part {
+  const spec = specs[table];
+  const pk = spec.primaryKey;
+  return {
+    key: `update|${table}|${set.join(',')}|${inc.join(',')}`,
+    params: [...columnArrays(rows, [...pk, ...set]), ...inc.map((c) => incs.map((i) => i[c] ?? 0))],
+    sql(offset) {
+      const incNames = inc.map((c) => `${c}__inc`);
+      const binds = [...pk, ...set].map((c, i) => `$${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]`);
+      binds.push(...inc.map((_, i) => `$${pk.length + set.length + i + 1 + offset}::integer[]`));
+      const alias = [...pk, ...set, ...incNames].map(q).join(', ');
+      const sets = [
+        ...set.map((c) => `${q(c)} = ${spec.byName.get(c)!.cast(`u.${q(c)}`)}`),
+        ...inc.map((c, i) => `${q(c)} = t.${q(c)} + u.${q(incNames[i]!)}`),
+        `"updated_at" = now()`,
+      ];
+      const where = pk.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
+      return `UPDATE ${q(table)} AS t SET ${sets.join(', ')} FROM unnest(${binds.join(', ')}) AS u(${alias}) WHERE ${where}`;
+    },
+  };
 }
 
 /** Delete rows by primary key. */
-export function deleteStatement(table: TableName): Statement {
-  return cached(`delete|${table}`, () => {
-    const spec = specs[table];
-    const { from } = unnestFrom(spec, spec.primaryKey);
-    const where = spec.primaryKey.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
-    return `DELETE FROM ${q(table)} AS t USING ${from} WHERE ${where}`;
-  });
+export function deletePart(table: TableName, keys: Row[]): Part {
+  const spec = specs[table];
+  return {
+    key: `delete|${table}`,
+    params: columnArrays(keys, spec.primaryKey),
+    sql(offset) {
+      const { from } = unnestFrom(spec, spec.primaryKey, offset);
+      const where = spec.primaryKey.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
+      return `DELETE FROM ${q(table)} AS t USING ${from} WHERE ${where}`;
+    },
+  };
 }
 
-/** Runs a cached statement. */
+/**
+ * One statement for several parts that touch disjoint rows: data-modifying CTEs all run, once, on the same
+ * snapshot. A single part keeps a stable name, so node-postgres prepares it once per connection.
+ */
+export function combine(parts: Part[]): { text: string; params: unknown[]; name?: string } {
+  if (parts.length === 1) {
+    const part = parts[0]!;
+    const statement = cached(part.key, () => part.sql(0));
+    return { text: statement.text, params: part.params, name: statement.name };
+  }
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  parts.forEach((part, i) => {
+    ctes.push(`w${i} AS (${part.sql(params.length)})`);
+    params.push(...part.params);
+  });
+  return { text: `WITH ${ctes.join(', ')} SELECT 1`, params };
+}
+
+/** Runs a named statement. */
 export function run(sql: Sql, statement: Statement, params: unknown[]) {
   return sql.query(statement.text, params, statement.name);
 }
@@ -128,6 +172,11 @@ export const RETAIN_GUILD_THREADS: Statement = {
   DELETE FROM messages WHERE channel_id = ANY(ARRAY(SELECT id FROM th))`,
 };
 
+export const DELETE_UNAVAILABLE_GUILDS: Statement = {
+  name: 'dsc_delete_unavailable_guilds',
+  text: `DELETE FROM unavailable_guilds WHERE id = ANY($1::bigint[])`,
+};
+
 export const SHARD_GUILDS: Statement = {
   name: 'dsc_shard_guilds',
   text: `SELECT id::text AS id FROM guilds WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))
@@ -140,15 +189,15 @@ export const STRIP_ROLE: Statement = {
   WHERE guild_id = $1::bigint AND $2::bigint = ANY(roles)`,
 };
 
-/** Keeps the newest `$2` messages of each channel in `$1`. */
-export const PRUNE_MESSAGES: Statement = {
-  name: 'dsc_prune_messages',
-  text: `DELETE FROM messages m USING (
-    SELECT c.id AS channel_id,
-      (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) AS cutoff
-    FROM unnest($1::bigint[]) AS c(id)) x
-  WHERE m.channel_id = x.channel_id AND m.id <= x.cutoff`,
-};
+/**
+ * Keeps the newest `$2` messages of each channel in `$1`. Run unnamed: a generic plan, made while the table
+ * was small, would scan the whole table.
+ */
+export const PRUNE_MESSAGES = `WITH cut AS MATERIALIZED (
+    SELECT c.id AS channel_id, x.id AS cutoff
+    FROM unnest($1::bigint[]) AS c(id)
+    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) x)
+  DELETE FROM messages m USING cut WHERE m.channel_id = cut.channel_id AND m.id <= cut.cutoff`;
 
 /** Reads one column of one row (`$1…` = primary key). */
 export function readColumnStatement(table: TableName, column: string): Statement {

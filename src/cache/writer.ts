@@ -9,6 +9,7 @@
  */
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
+import { PRUNE_MESSAGES } from './statements.js';
 import type { Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
 
@@ -47,6 +48,8 @@ export class Writer {
   private running: Promise<void> | undefined;
   private closed = false;
   private botUserId: string | undefined;
+  /** Messages inserted per channel since its last pruning. */
+  private readonly sinceLastPrune = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -80,6 +83,34 @@ export class Writer {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await this.running;
+  }
+
+  /**
+   * Message retention: once a channel got `messageLimit / 10` (at least 1) new messages since its last
+   * pruning, the oldest beyond `messageLimit` go. A channel therefore holds at most about 10% more than the
+   * limit between prunings. Runs after the commit, on its own: retention is housekeeping, not part of the
+   * requests' atomicity, and a failure here is retried with the channel's next messages.
+   */
+  private async retain(inserted: Map<string, number>) {
+    const limit = this.options.messageLimit;
+    if (limit <= 0) return;
+    const every = Math.max(1, Math.floor(limit / 10));
+    const due: string[] = [];
+    for (const [channel, n] of inserted) {
+      const total = (this.sinceLastPrune.get(channel) ?? 0) + n;
+      if (total >= every) {
+        due.push(channel);
+        this.sinceLastPrune.delete(channel);
+      } else {
+        this.sinceLastPrune.set(channel, total);
+      }
+    }
+    if (due.length === 0) return;
+    try {
+      await this.db.query(PRUNE_MESSAGES, [due, limit]);
+    } catch {
+      for (const channel of due) this.sinceLastPrune.set(channel, every);
+    }
   }
 
   private take(): Job[] {
@@ -132,8 +163,9 @@ export class Writer {
     let changes = 0;
     let events = 0;
     let botUserId = this.botUserId;
-    const stats = await this.db.transaction(async (tx) => {
-      const batch = new Batch(tx, { messageLimit: this.options.messageLimit, botUserId });
+    let inserted: Map<string, number> | undefined;
+    const stats = await this.db.work(async (work) => {
+      const batch = new Batch(work, { botUserId });
       for (const job of jobs) {
         events += job.weight;
         changes += job.changes.length;
@@ -141,9 +173,11 @@ export class Writer {
       }
       await batch.finish();
       botUserId = batch.botUserId;
+      inserted = batch.messagesByChannel;
       return batch.stats;
     });
     this.botUserId = botUserId;
+    if (inserted) await this.retain(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,
       events,

@@ -35,11 +35,27 @@ export interface Sql {
   ): Promise<R[]>;
 }
 
+/**
+ * One unit of work on one connection (the writer's). Writes begin a transaction lazily: a unit of work that
+ * ends with a single statement (`final`) and never called `query` runs that statement alone, atomic by
+ * itself, and saves the BEGIN/COMMIT round trips.
+ */
+export interface Work extends Sql {
+  /** A write: runs inside the transaction, beginning it on first use. */
+  query: Sql['query'];
+  /** A read: inside the transaction once one has begun, else on its own. */
+  read: Sql['query'];
+  /** The last write: on its own when no transaction has begun, else inside it (then commit). */
+  final: Sql['query'];
+}
+
 export interface Database extends Sql {
   readonly kind: 'postgres' | 'pglite';
   readonly orm: Orm;
   /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /** Runs `fn` as one atomic unit of work (see `Work`); commits when it resolves, rolls back when it throws. */
+  work<T>(fn: (work: Work) => Promise<T>): Promise<T>;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
   /** Migrations in `drizzle/` not yet applied to this database. */
@@ -110,6 +126,42 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     kind: 'postgres',
     orm,
     query,
+    async work(fn) {
+      const client = await pool.connect();
+      let broken = false;
+      let begun = false;
+      const onError = () => (broken = true);
+      client.on('error', onError);
+      const run = async (text: string, params?: unknown[], name?: string) =>
+        (await client.query(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+      try {
+        const result = await fn({
+          async query(text, params, name) {
+            if (!begun) {
+              await client.query('begin');
+              begun = true;
+            }
+            return run(text, params, name);
+          },
+          read: run,
+          final: run,
+        });
+        if (begun) await client.query('commit');
+        return result;
+      } catch (err) {
+        if (begun) {
+          try {
+            await client.query('rollback');
+          } catch {
+            broken = true;
+          }
+        }
+        throw err;
+      } finally {
+        client.removeListener('error', onError);
+        client.release(broken);
+      }
+    },
     async transaction(fn) {
       const client = await pool.connect();
       // A connection lost between statements must surface as the next query's error, not as an
@@ -242,6 +294,12 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     query,
     transaction: (fn) =>
       client.transaction(async (t) => fn({ query: async (text, params) => (await t.query<never>(text, params)).rows })),
+    // Embedded: no round trips to save, and the transaction lock keeps concurrent reads out of it.
+    work: (fn) =>
+      client.transaction(async (t) => {
+        const q = async (text: string, params?: unknown[]) => (await t.query<never>(text, params)).rows;
+        return fn({ query: q, read: q, final: q });
+      }),
     async ping() {
       if (closed) throw new Error('database closed');
       await client.query('select 1');

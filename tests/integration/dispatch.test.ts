@@ -294,6 +294,16 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
     expect(await count('messages')).toBe(0);
   });
 
+  it('an update-only change and a later upsert of the same cached row in one request both apply, in order', async () => {
+    await dispatch(app, ev('CHANNEL_UPDATE', textChannel(C1, { guild_id: G, name: 'a' })));
+    await dispatch(app, [
+      ev('CHANNEL_PINS_UPDATE', { channel_id: C1, last_pin_timestamp: '2024-01-01T00:00:00+00:00' }),
+      ev('MESSAGE_CREATE', message(M1, C1)),
+      ev('CHANNEL_UPDATE', textChannel(C1, { guild_id: G, name: 'b' })),
+    ]);
+    expect(await count('channels', `id = ${C1} AND name = 'b' AND last_pin_timestamp IS NOT NULL AND last_message_id = ${M1}`)).toBe(1);
+  });
+
   it('DM channels cache their recipients and have no guild', async () => {
     await dispatch(app, ev('CHANNEL_CREATE', { id: '777', type: 1, recipients: [user(U2)], last_message_id: null }));
     expect(await count('channels', `id = 777 AND guild_id IS NULL`)).toBe(1);
