@@ -58,12 +58,16 @@ export function upsertPart(table: TableName, cols: string[], rows: Row[]): Part 
     sql(offset) {
       const { from, values } = unnestFrom(spec, cols, offset);
       const pk = new Set(spec.primaryKey);
-      const sets = cols.filter((c) => !pk.has(c)).map((c) => `${q(c)} = excluded.${q(c)}`);
+      const data = cols.filter((c) => !pk.has(c));
+      const conflict = `ON CONFLICT (${spec.primaryKey.map(q).join(', ')})`;
+      const insert = `INSERT INTO ${q(table)} AS t (${cols.map(q).join(', ')}) SELECT ${values.join(', ')} FROM ${from}`;
+      if (data.length === 0) return `${insert} ${conflict} DO NOTHING`;
+      const sets = data.map((c) => `${q(c)} = excluded.${q(c)}`);
       sets.push(`"updated_at" = now()`);
-      return (
-        `INSERT INTO ${q(table)} AS t (${cols.map(q).join(', ')}) SELECT ${values.join(', ')} FROM ${from} ` +
-        `ON CONFLICT (${spec.primaryKey.map(q).join(', ')}) DO UPDATE SET ${sets.join(', ')}`
-      );
+      // Gateway events repeat the same objects (every message carries its author): an update that changes
+      // nothing writes no new row version, and updated_at stays when the row last changed.
+      const changed = `(${data.map((c) => `t.${q(c)}`).join(', ')}) IS DISTINCT FROM (${data.map((c) => `excluded.${q(c)}`).join(', ')})`;
+      return `${insert} ${conflict} DO UPDATE SET ${sets.join(', ')} WHERE ${changed}`;
     },
   };
 }
@@ -118,14 +122,28 @@ export function combine(parts: Part[]): { text: string; params: unknown[]; name?
     const statement = cached(part.key, () => part.sql(0));
     return { text: statement.text, params: part.params, name: statement.name };
   }
-  const ctes: string[] = [];
   const params: unknown[] = [];
-  parts.forEach((part, i) => {
-    ctes.push(`w${i} AS (${part.sql(params.length)})`);
-    params.push(...part.params);
-  });
-  return { text: `WITH ${ctes.join(', ')} SELECT 1`, params };
+  for (const part of parts) params.push(...part.params);
+  // The same parts in the same order make the same text: steady traffic reuses a few prepared shapes.
+  const key = parts.map((p) => p.key).join(' + ');
+  const build = () => {
+    let offset = 0;
+    const ctes = parts.map((part, i) => {
+      const cte = `w${i} AS (${part.sql(offset)})`;
+      offset += part.params.length;
+      return cte;
+    });
+    return `WITH ${ctes.join(', ')} SELECT 1`;
+  };
+  if (named.size < MAX_NAMED || named.has(key)) {
+    const statement = cached(key, build);
+    return { text: statement.text, params, name: statement.name };
+  }
+  return { text: build(), params };
 }
+
+/** Prepared shapes kept at most (each is prepared once per connection that runs it). */
+const MAX_NAMED = 2_000;
 
 /** Runs a named statement. */
 export function run(sql: Sql, statement: Statement, params: unknown[]) {
@@ -190,14 +208,13 @@ export const STRIP_ROLE: Statement = {
 };
 
 /**
- * Keeps the newest `$2` messages of each channel in `$1`. Run unnamed: a generic plan, made while the table
- * was small, would scan the whole table.
+ * Keeps the newest `$2` messages of each channel in `$1`. Every step is an index scan, whatever the plan (a
+ * plan made while the table was small must not turn into a scan of the whole table per channel).
  */
-export const PRUNE_MESSAGES = `WITH cut AS MATERIALIZED (
-    SELECT c.id AS channel_id, x.id AS cutoff
-    FROM unnest($1::bigint[]) AS c(id)
-    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) x)
-  DELETE FROM messages m USING cut WHERE m.channel_id = cut.channel_id AND m.id <= cut.cutoff`;
+export const PRUNE_MESSAGES = `DELETE FROM messages WHERE id = ANY(ARRAY(
+    SELECT old.id FROM unnest($1::bigint[]) AS c(id)
+    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) AS cut
+    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id AND id <= cut.id) AS old))`;
 
 /** Reads one column of one row (`$1…` = primary key). */
 export function readColumnStatement(table: TableName, column: string): Statement {

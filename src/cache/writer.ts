@@ -75,8 +75,21 @@ export class Writer {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ changes, weight, resolve, reject });
       this.queuedWeight += weight;
-      this.running ??= this.drain().finally(() => (this.running = undefined));
+      this.kick();
     });
+  }
+
+  /** Starts draining unless a drain runs; a job queued while a drain is finishing starts the next one. */
+  private kick() {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        await this.drain();
+      } finally {
+        this.running = undefined;
+        if (this.queue.length > 0) this.kick();
+      }
+    })();
   }
 
   /** Stops accepting and resolves when everything accepted is committed (or failed). */
