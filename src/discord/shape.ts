@@ -29,10 +29,13 @@ export const shapeChannel = (row: Record<string, unknown>) => compact(row);
 export const shapeThread = (row: Record<string, unknown>) => compact(row);
 export const shapeUnavailableGuild = (row: Record<string, unknown>) => ({ id: row.id, unavailable: true });
 
-/** A member, with its `user` when the user is cached. */
+/**
+ * A member, with its `user`: the cached user, or `{ id }` when the user is not cached (a member must stay
+ * identifiable, in lists and for keyset paging).
+ */
 export function shapeMember(row: Record<string, unknown>, user?: Record<string, unknown>): DiscordObject {
   const out = compact(row, MEMBER_DROP);
-  if (user) out.user = shapeUser(user);
+  out.user = user ? shapeUser(user) : { id: row.user_id };
   return out;
 }
 

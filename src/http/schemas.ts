@@ -101,7 +101,7 @@ export const sharedSchemas: Schema[] = [
   errorSchema,
   objectSchema('User', 'users', 'A Discord user (properties the cache stores; nulls are omitted)'),
   objectSchema('Guild', 'guilds', 'A Discord guild, with `roles` (nulls are omitted)'),
-  objectSchema('Member', 'members', 'A guild member; `user` when the user is cached', ['guild_id', 'user_id'], {
+  objectSchema('Member', 'members', 'A guild member; `user` is the cached user or `{ id }`', ['guild_id', 'user_id'], {
     user: ref('User'),
   }),
   objectSchema('Channel', 'channels', 'A guild or DM channel (not a thread)'),

@@ -100,7 +100,7 @@ describe('members and presences', () => {
     ]);
     const page = (await get(app, '/v1/guilds/9/members?limit=1&after=3')).body;
     expect(page).toEqual([{ nick: 'n20', user: { id: '20', username: 'u20' } }]);
-    expect((await get(app, '/v1/guilds/10/members')).body).toEqual([{ nick: 'other guild' }]);
+    expect((await get(app, '/v1/guilds/10/members')).body).toEqual([{ nick: 'other guild', user: { id: '5' } }]);
     expect((await get(app, '/v1/guilds/11/members')).body).toEqual([]);
     expect((await get(app, '/v1/guilds/9/members?limit=1001')).status).toBe(400);
     expect((await get(app, '/v1/guilds/x/members')).body.message).toMatch(/^params\.guildId /);

@@ -132,9 +132,9 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
       });
     });
 
-    test('GET of a member whose user is not cached has no `user`', async () => {
+    test('GET of a member whose user is not cached has `user: { id }`', async () => {
       await put(app, '/v1/guilds/400/members/42', { nick: 'bob' });
-      expect((await get(app, '/v1/guilds/400/members/42')).body).toEqual({ nick: 'bob' });
+      expect((await get(app, '/v1/guilds/400/members/42')).body).toEqual({ nick: 'bob', user: { id: '42' } });
     });
 
     test('body.user.id or body.guild_id differing from the path: 400 naming it', async () => {

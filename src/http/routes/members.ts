@@ -57,7 +57,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
     {
       schema: {
         tags,
-        summary: "A guild's cached members, by user id ascending (with `user` when cached)",
+        summary: "A guild's cached members, by user id ascending (`user` is the cached user or `{ id }`)",
         params: paramsSchema('guildId'),
         querystring: pageQuery('after'),
         response: listResponses(list('Member')),
@@ -73,7 +73,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   app.get<{ Params: Params }>(
     '/v1/guilds/:guildId/members/:userId',
-    { schema: { tags, summary: 'A cached member (with `user` when cached)', params, response: readResponses(one('Member')) } },
+    { schema: { tags, summary: 'A cached member (`user` is the cached user or `{ id }`)', params, response: readResponses(one('Member')) } },
     async (request) => {
       const { guildId, userId } = keyOf(request.params);
       return read(guildId, userId);
