@@ -3,7 +3,8 @@
  * `UPDATE`) per row, each in autocommit, through a `pg` Pool. Same tables as the service (same migrations).
  * Statements are prepared by name (a fair, not a strawman, baseline). It writes the rows the service writes
  * for these events: users (authors, mentions, member users), members, presences, messages, the channel's
- * `last_message_id`, guilds and channels. It does not prune old messages nor touch `threads`.
+ * `last_message_id`, guilds and channels. It does not prune old messages nor touch `threads`. For workload (4) it
+ * reads a member (joined with its user) or a channel with one prepared `SELECT` by primary key.
  */
 import pg from 'pg';
 import type { GatewayPayload } from './payloads.js';
@@ -69,6 +70,10 @@ const SQL = {
       rate_limit_per_user = excluded.rate_limit_per_user, flags = excluded.flags,
       permission_overwrites = excluded.permission_overwrites, last_message_id = excluded.last_message_id,
       updated_at = now()`,
+  /** Reads (workload 4): one statement by primary key each; the member comes with its user, as the service's does. */
+  readMember: `SELECT m.*, to_jsonb(u.*) AS "user" FROM members m LEFT JOIN users u ON u.id = m.user_id
+    WHERE m.guild_id = $1 AND m.user_id = $2`,
+  readChannel: `SELECT * FROM channels WHERE id = $1`,
 } as const;
 
 export class NaiveCache {
@@ -83,7 +88,21 @@ export class NaiveCache {
 
   private async q(name: keyof typeof SQL, values: unknown[]) {
     this.statements++;
-    await this.pool.query({ name: `naive_${name}`, text: SQL[name], values });
+    return this.pool.query({ name: `naive_${name}`, text: SQL[name], values });
+  }
+
+  /** One member with its user (one prepared SELECT by primary key); throws when the row does not exist. */
+  async readMember(guildId: string, userId: string): Promise<Obj> {
+    const row = (await this.q('readMember', [guildId, userId])).rows[0] as Obj | undefined;
+    if (!row) throw new Error(`naive: no member ${guildId}/${userId}`);
+    return row;
+  }
+
+  /** One channel (one prepared SELECT by primary key); throws when the row does not exist. */
+  async readChannel(id: string): Promise<Obj> {
+    const row = (await this.q('readChannel', [id])).rows[0] as Obj | undefined;
+    if (!row) throw new Error(`naive: no channel ${id}`);
+    return row;
   }
 
   /** Opens `n` connections up front so the timed runs do not pay for connecting. */

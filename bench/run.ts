@@ -1,14 +1,22 @@
 /**
  * `npm run bench`: the service (child process, over HTTP on 127.0.0.1) against a naive one-statement-per-row
- * PostgreSQL cache, each on its own fresh scratch database, on three workloads:
+ * PostgreSQL cache, each on its own fresh scratch database, on four workloads:
  *   (1) single dispatches (PRESENCE_UPDATE / GUILD_MEMBER_UPDATE / MESSAGE_CREATE mix), 32 concurrent clients;
  *   (2) arrays of 500 dispatches of the same mix, a few concurrent clients;
- *   (3) one GUILD_CREATE with 100,000 members (with users), channels and roles.
+ *   (3) one GUILD_CREATE with 100,000 members (with users), channels and roles;
+ *   (4) reads: GET a member (with its user) and GET a channel, alternating, over ids that exist (sampled from the
+ *       cache database: members of the 20 guilds filled by the warm-up, (1) and (2), and their channels; any
+ *       non-200 is a failure): 32 clients in a closed loop (saturation), then paced at a fixed offered rate
+ *       (open loop, 5,000 reads/s by default, ~8 s) for the latency at that rate, and (service only, when it is
+ *       below that rate) paced at half the closed-loop rate for 5 s: latency short of saturation. The naive side
+ *       reads the same ids in-process with one prepared SELECT by primary key each (no HTTP, no JSON), for reference.
  * Prints a markdown table, per-workload details and the machine. Every loop is bounded in count and time; the
  * child is killed and the databases dropped at the end, also on error or Ctrl-C.
  *
  * Knobs (environment, all optional): BENCH_SINGLE_EVENTS, BENCH_ARRAYS, BENCH_BIG_MEMBERS, BENCH_NAIVE_SAMPLE,
- * BENCH_NAIVE_BUDGET_MS, BENCH_WARMUP_EVENTS, BENCH_MESSAGE_LIMIT (the service's MESSAGE_LIMIT, default 200),
+ * BENCH_NAIVE_BUDGET_MS, BENCH_WARMUP_EVENTS, BENCH_READS (reads of the closed-loop run (4), default 60,000, at
+ * most 18 s; the paced run does min(BENCH_READS, 8 s × rate)), BENCH_READS_RATE (offered rate of the paced run (4),
+ * default 5,000/s), BENCH_MESSAGE_LIMIT (the service's MESSAGE_LIMIT, default 200),
  * BENCH_SERVICE_LOG_LEVEL (the service's LOG_LEVEL, default warn), BENCH_ADMIN_URL (where scratch databases are created),
  * BENCH_CPU_PROF=1 (profile the child with --cpu-prof and print a summary), BENCH_CHILD_TRACE=1 (the child
  * reports the signals it receives and where it exits: see child-trace.ts).
@@ -30,6 +38,25 @@ import {
 } from './db.js';
 import { cpuDelta, cpuSnapshot, percentile, runLoad, type CpuUsage, type LoadResult } from './load.js';
 import { NaiveCache } from './naive.js';
+import {
+  READ_KINDS,
+  existingIds,
+  histogramDelta,
+  histogramQuantileBound,
+  httpRead,
+  readSequence,
+  readsPerSecond,
+  runClosed,
+  runPaced,
+  sampleIds,
+  scrapeRouteHistograms,
+  validateReads,
+  type ReadIds,
+  type ReadItem,
+  type ReadKind,
+  type ReadResult,
+  type RouteHistogram,
+} from './reads.js';
 import { EventGen, guildCreate, ids, MIX_LABEL, DEFAULT_SPACE, type GatewayPayload } from './payloads.js';
 import { summarizeProfiles } from './profile.js';
 import { HttpClient, ServiceProcess, freePort, metricsDelta, scrapeMetrics, type ServiceMetrics } from './service.js';
@@ -54,6 +81,20 @@ const CFG = {
   bigRoles: 30,
   bigGuild: 1_000,
   naiveBigSample: num('BENCH_NAIVE_SAMPLE', 10_000),
+  reads: num('BENCH_READS', 60_000),
+  readClients: 32,
+  readRate: num('BENCH_READS_RATE', 5_000),
+  readPacedSeconds: 8,
+  /** Outstanding reads at most in the paced run (= the client's connections; beyond it, reads wait in the pacer and are charged for it). */
+  readMaxInFlight: 32,
+  /** Member keys sampled for (4). */
+  readMembers: 20_000,
+  /** (4): closed-loop budget of the service (the naive one gets 8 s: it reads far faster). */
+  readBudgetMs: 18_000,
+  /** (4): a paced run may overrun its schedule by this much before no new read starts. */
+  readPacedSlackMs: 1_500,
+  /** (4): the extra service-only paced run at half the closed-loop rate lasts this long. */
+  readHalfSeconds: 5,
   /** Per service workload. */
   serviceBudgetMs: 60_000,
   /** Per naive workload. */
@@ -73,6 +114,7 @@ const state: {
   dbs: string[];
   service?: ServiceProcess;
   client?: HttpClient;
+  readClient?: HttpClient;
   naive?: NaiveCache;
   profDir?: string;
 } = { dbs: [] };
@@ -81,6 +123,7 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     state.client?.close();
+    state.readClient?.close();
     if (state.service) {
       log('stopping the service');
       await state.service.stop().catch((e: unknown) => log(`stopping the service: ${String(e)}`));
@@ -177,6 +220,66 @@ function cpuLine(c: CpuUsage, seconds: number, cores: number, naive = false): st
   const share = (s: number) => `${f1(s)} s (${f0((100 * s) / (seconds * cores))}% of ${cores} cores)`;
   const app = naive ? `bench process = the naive cache ${share(c.bench)}` : `bench process ${share(c.bench)}, service ${share(c.service)}`;
   return `${app}, postgres (bench databases + background processes) ${share(c.postgres)}; other processes on the machine ${share(c.other)}`;
+}
+
+const READ_ROUTES: Record<ReadKind, string> = { member: '/v1/guilds/:guildId/members/:userId', channel: '/v1/channels/:channelId' };
+
+interface ReadMeasured {
+  result?: ReadResult;
+  cpu?: CpuUsage;
+  /** Service side: Fastify's request duration histogram per read kind, over the run. */
+  server?: Map<ReadKind, RouteHistogram>;
+  /** Naive statements run. */
+  statements?: number;
+  failure?: string;
+}
+
+const mean = (xs: Float64Array) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+const pq = (xs: Float64Array) => `p50 ${f2(percentile(xs, 0.5))}, p99 ${f2(percentile(xs, 0.99))}, max ${f2(percentile(xs, 1))} ms`;
+
+function describeReads(name: string, m: ReadMeasured, wallCores: number): string[] {
+  const out: string[] = [];
+  if (m.failure) out.push(`- ${name}: FAILED: ${m.failure}`);
+  const r = m.result;
+  if (!r) return out;
+  const ok = r.latencies.length;
+  const head =
+    `- ${name}: ${f0(r.done)} of ${f0(r.planned)} reads started (${f0(r.errors)} failed)` +
+    `${r.truncated ? ' (stopped by the time budget)' : ''}, ${f0(ok)} answered 200 in ${f2(r.seconds)} s = ${f0(ok / r.seconds)} reads/s`;
+  if (r.mode === 'closed') {
+    out.push(`${head}; latency ${pq(r.latencies)} (mean ${f2(mean(r.latencies))} ms); peak in flight ${r.peakInFlight}`);
+  } else {
+    out.push(
+      `${head} (offered ${f0(r.rate ?? Number.NaN)}/s); latency from the due time ${pq(r.latencies)} (mean ${f2(mean(r.latencies))} ms); ` +
+        `from the send ${pq(r.sendLatencies ?? new Float64Array())}; worst send lag ${f2(r.maxSendLag ?? Number.NaN)} ms; peak in flight ${r.peakInFlight}`,
+    );
+  }
+  out.push(`  - by kind: ${READ_KINDS.map((k) => `${k} ${f0(r.byKind[k].length)} reads, ${pq(r.byKind[k])}`).join('; ')}`);
+  if (r.errorSamples.length > 0) out.push(`  - errors: ${r.errorSamples.map((e) => JSON.stringify(e)).join('; ')}`);
+  if (m.server) {
+    const parts = READ_KINDS.map((k) => {
+      const h = m.server!.get(k);
+      if (!h || h.count <= 0) return `${k}: no samples`;
+      const serverMean = (1000 * h.sum) / h.count;
+      const clientMean = mean(r.sendByKind?.[k] ?? r.byKind[k]);
+      return (
+        `${k} ${f0(h.count)} requests, mean ${f3(serverMean)} ms, p50 ≤ ${f1(histogramQuantileBound(h, 0.5))} ms, ` +
+        `p99 ≤ ${f1(histogramQuantileBound(h, 0.99))} ms (client-side mean${r.mode === 'paced' ? ' from the send' : ''} ${f2(clientMean)} ms)`
+      );
+    });
+    out.push(`  - inside the service (Fastify's elapsedTime, from /metrics; quantiles are bucket bounds): ${parts.join('; ')}`);
+  }
+  if (m.statements !== undefined) out.push(`  - naive: ${f0(m.statements)} SELECT statements`);
+  if (m.cpu) {
+    out.push(`  - CPU: ${cpuLine(m.cpu, r.seconds, wallCores, m.statements !== undefined)}`);
+    const us = (sec: number) => `${f0((1e6 * sec) / Math.max(1, r.done))} µs`;
+    out.push(
+      `  - CPU per read: ${m.statements !== undefined ? `bench process (the naive reader) ${us(m.cpu.bench)}` : `service ${us(m.cpu.service)}, bench process (HTTP client) ${us(m.cpu.bench)}`}, ` +
+        `postgres ${us(m.cpu.postgres)}; total ${us(m.cpu.bench + m.cpu.service + m.cpu.postgres)} ` +
+        `(${wallCores} cores at 5,000 reads/s allow ${f0((1e6 * wallCores) / 5_000)} µs in all)`,
+    );
+  }
+  return out;
 }
 
 function countsLine(c: Counts): string {
@@ -396,6 +499,116 @@ async function main() {
   const w3Naive = w3NaiveRaw.value;
   log(`(3) naive: ${w3Naive ? `${f1(w3Naive.extrapolatedSeconds)} s extrapolated` : `FAILED: ${w3NaiveRaw.failure ?? '?'}`}`);
 
+  // ---- (4) reads: GET member / GET channel over existing ids; closed loop, then paced ----
+  const pacedReads = Math.min(CFG.reads, Math.round(CFG.readRate * CFG.readPacedSeconds));
+  const smallGuilds = Array.from({ length: DEFAULT_SPACE.guilds }, (_, g) => ids.guild(g));
+  let svcIds: ReadIds | undefined;
+  let naiveIds: ReadIds | undefined;
+  let idsFailure: string | undefined;
+  try {
+    svcIds = await sampleIds(svcUrl, smallGuilds, CFG.readMembers);
+    naiveIds = await existingIds(naiveUrl, svcIds);
+  } catch (err) {
+    idsFailure = `sampling ids: ${errMsg(err)}`;
+  }
+  const readClient = new HttpClient(port, CFG.readClients);
+  state.readClient = readClient;
+  const readHttp = httpRead(readClient);
+  const readNaive = (item: ReadItem) => (item.kind === 'member' ? naive.readMember(item.key[0]!, item.key[1]!) : naive.readChannel(item.key[0]!));
+  /** A service read run with CPU, and the service's own duration histograms of the two routes. */
+  const measureServiceReads = async (run: () => Promise<ReadResult>): Promise<ReadMeasured> => {
+    const routes = READ_KINDS.map((k) => READ_ROUTES[k]);
+    let h0: Map<string, RouteHistogram> | undefined;
+    try {
+      h0 = await scrapeRouteHistograms(client, routes);
+    } catch (err) {
+      log(`(4) scraping /metrics: ${errMsg(err)}`);
+    }
+    const r = await measureService(run);
+    const m: ReadMeasured = {};
+    if (r.value) m.result = r.value;
+    if (r.cpu) m.cpu = r.cpu;
+    if (r.failure) m.failure = r.failure;
+    else if (r.value && r.value.errors > 0) m.failure = `${r.value.errors} of ${r.value.done} reads failed`;
+    if (h0 && !r.failure) {
+      try {
+        const h1 = await scrapeRouteHistograms(client, routes);
+        m.server = new Map(READ_KINDS.map((k) => [k, histogramDelta(h0.get(READ_ROUTES[k])!, h1.get(READ_ROUTES[k])!)]));
+      } catch (err) {
+        log(`(4) scraping /metrics: ${errMsg(err)}`);
+      }
+    }
+    return m;
+  };
+  const measureNaiveReads = async (run: () => Promise<ReadResult>): Promise<ReadMeasured> => {
+    const r = await measureNaive(run);
+    const m: ReadMeasured = { statements: r.statements };
+    if (r.value) m.result = r.value;
+    if (r.cpu) m.cpu = r.cpu;
+    if (r.failure) m.failure = r.failure;
+    else if (r.value && r.value.errors > 0) m.failure = `${r.value.errors} of ${r.value.done} reads failed`;
+    return m;
+  };
+  const noIds = (why: string): ReadMeasured => ({ failure: why });
+  let readValidation: string[] = [];
+  let w4Svc: ReadMeasured;
+  let w4SvcPaced: ReadMeasured;
+  /** Service only: paced at half the closed-loop rate (when that is below CFG.readRate): latency short of saturation. */
+  let w4SvcHalf: ReadMeasured | undefined;
+  if (!svcIds || svcIds.members.length === 0 || svcIds.channels.length === 0) {
+    const why = idsFailure ?? `no ids to read (${svcIds?.members.length ?? 0} members, ${svcIds?.channels.length ?? 0} channels)`;
+    w4Svc = noIds(why);
+    w4SvcPaced = noIds(why);
+  } else {
+    log(`(4) service: ${f0(svcIds.members.length)} members, ${f0(svcIds.channels.length)} channels; validating 400 answers, warm-up`);
+    try {
+      assertAlive();
+      readValidation = await validateReads(readClient, readSequence(svcIds, 400));
+      const warmReads = await runClosed(readSequence(svcIds, 4_000, 5_000), CFG.readClients, 10_000, readHttp);
+      if (warmReads.errors > 0) log(`(4) warm-up: ${warmReads.errors} errors: ${warmReads.errorSamples.join(' | ')}`);
+    } catch (err) {
+      readValidation.push(`validation/warm-up: ${errMsg(err)}`);
+    }
+    if (readValidation.length > 0) log(`(4) validation problems: ${readValidation.join(' | ')}`);
+    log(`(4) service: ${f0(CFG.reads)} reads, ${CFG.readClients} clients, closed loop`);
+    w4Svc = await measureServiceReads(() => runClosed(readSequence(svcIds, CFG.reads), CFG.readClients, CFG.readBudgetMs, readHttp));
+    log(`(4) service: ${f0(w4Svc.result ? readsPerSecond(w4Svc.result) : Number.NaN)} reads/s${w4Svc.failure ? ` (${w4Svc.failure})` : ''}`);
+    log(`(4) service: ${f0(pacedReads)} reads paced at ${f0(CFG.readRate)}/s`);
+    w4SvcPaced = await measureServiceReads(() =>
+      runPaced(readSequence(svcIds, pacedReads, 20_000), CFG.readRate, CFG.readMaxInFlight, (1000 * pacedReads) / CFG.readRate + CFG.readPacedSlackMs, readHttp),
+    );
+    log(`(4) service paced: p99 ${f2(w4SvcPaced.result ? percentile(w4SvcPaced.result.latencies, 0.99) : Number.NaN)} ms${w4SvcPaced.failure ? ` (${w4SvcPaced.failure})` : ''}`);
+    const closedRate = w4Svc.result && !w4Svc.failure ? w4Svc.result.latencies.length / w4Svc.result.seconds : Number.NaN;
+    const halfRate = Math.max(100, Math.round(closedRate / 200) * 100);
+    if (Number.isFinite(closedRate) && halfRate < CFG.readRate) {
+      const n = Math.round(halfRate * CFG.readHalfSeconds);
+      log(`(4) service: ${f0(n)} reads paced at ${f0(halfRate)}/s (half the closed-loop rate)`);
+      w4SvcHalf = await measureServiceReads(() =>
+        runPaced(readSequence(svcIds, n, 40_000), halfRate, CFG.readMaxInFlight, (1000 * n) / halfRate + CFG.readPacedSlackMs, readHttp),
+      );
+      log(`(4) service paced at ${f0(halfRate)}/s: p99 ${f2(w4SvcHalf.result ? percentile(w4SvcHalf.result.latencies, 0.99) : Number.NaN)} ms`);
+    }
+  }
+  let w4Naive: ReadMeasured;
+  let w4NaivePaced: ReadMeasured;
+  if (!naiveIds || naiveIds.members.length === 0 || naiveIds.channels.length === 0) {
+    const why = idsFailure ?? `no ids to read (${naiveIds?.members.length ?? 0} members, ${naiveIds?.channels.length ?? 0} channels)`;
+    w4Naive = noIds(why);
+    w4NaivePaced = noIds(why);
+  } else {
+    log(`(4) naive: ${f0(naiveIds.members.length)} members, ${f0(naiveIds.channels.length)} channels; warm-up, then ${f0(CFG.reads)} reads, ${CFG.readClients} workers`);
+    const warmNaiveReads = await runClosed(readSequence(naiveIds, 4_000, 5_000), CFG.readClients, 10_000, readNaive);
+    if (warmNaiveReads.errors > 0) log(`(4) naive warm-up: ${warmNaiveReads.errors} errors: ${warmNaiveReads.errorSamples.join(' | ')}`);
+    w4Naive = await measureNaiveReads(() =>
+      runClosed(readSequence(naiveIds, CFG.reads), CFG.readClients, Math.min(8_000, CFG.naiveBudgetMs), readNaive),
+    );
+    log(`(4) naive: ${f0(w4Naive.result ? readsPerSecond(w4Naive.result) : Number.NaN)} reads/s; paced at ${f0(CFG.readRate)}/s`);
+    w4NaivePaced = await measureNaiveReads(() =>
+      runPaced(readSequence(naiveIds, pacedReads, 20_000), CFG.readRate, CFG.readMaxInFlight, (1000 * pacedReads) / CFG.readRate + CFG.readPacedSlackMs, readNaive),
+    );
+  }
+  if (readValidation.length > 0 && !w4Svc.failure) w4Svc.failure = `answers failed validation: ${readValidation.join(' | ')}`;
+
   // ---- report ----
   const peakRss = (() => {
     try {
@@ -444,12 +657,48 @@ async function main() {
   out.push(
     `| (3) GUILD_CREATE: members/s | ${fail(w3Svc, f0(CFG.bigMembers / w3s))} | ${w3Naive ? f0(naiveMembersPerSecond) : 'FAILED'} | ${ratio(CFG.bigMembers / w3s, naiveMembersPerSecond)} |`,
   );
+  const r4 = (m: ReadMeasured) => (m.result && !m.failure ? readsPerSecond(m.result) : Number.NaN);
+  const q4 = (m: ReadMeasured, q: number) => (m.result && !m.failure ? percentile(m.result.latencies, q) : Number.NaN);
+  const achieved = (m: ReadMeasured) => (m.result ? f0(m.result.latencies.length / m.result.seconds) : 'n/a');
+  const reads4 = `${f0(CFG.reads)} GETs alternating member (with user) / channel over existing ids`;
+  out.push(
+    `| (4) reads, ${CFG.readClients} clients, closed loop, ${reads4}${w4Svc.result?.truncated ? '; service stopped by its time budget' : ''}` +
+      `${w4Naive.result?.truncated ? '; naive stopped by its time budget' : ''}: reads/s (naive: in-process pg Pool(32), one SELECT by primary key, no HTTP/JSON) | ` +
+      `${fail(w4Svc, f0(r4(w4Svc)))} | ${fail(w4Naive, f0(r4(w4Naive)))} | ${ratio(r4(w4Svc), r4(w4Naive))} |`,
+  );
+  for (const [label, qq] of [['p50', 0.5], ['p99', 0.99], ['max', 1]] as const) {
+    out.push(`| (4) closed-loop read latency ${label}, ms (ratio = naive/service) | ${f2(q4(w4Svc, qq))} | ${f2(q4(w4Naive, qq))} | ${ratio(q4(w4Naive, qq), q4(w4Svc, qq))} |`);
+  }
+  for (const [label, qq] of [['p50', 0.5], ['p99', 0.99], ['max', 1]] as const) {
+    out.push(
+      `| (4) paced at ${f0(CFG.readRate)} reads/s offered, ${f0(pacedReads)} reads (achieved: service ${achieved(w4SvcPaced)}/s, naive ${achieved(w4NaivePaced)}/s): ` +
+        `latency ${label} from the due time, ms (ratio = naive/service) | ${f2(q4(w4SvcPaced, qq))} | ${f2(q4(w4NaivePaced, qq))} | ${ratio(q4(w4NaivePaced, qq), q4(w4SvcPaced, qq))} |`,
+    );
+  }
+  if (w4SvcHalf?.result) {
+    const h = w4SvcHalf;
+    for (const [label, qq] of [['p50', 0.5], ['p99', 0.99], ['max', 1]] as const) {
+      out.push(
+        `| (4) service only: paced at ${f0(h.result!.rate ?? Number.NaN)} reads/s offered (half its closed-loop rate; achieved ${achieved(h)}/s): latency ${label} from the due time, ms | ${f2(q4(h, qq))} | — | — |`,
+      );
+    }
+  }
   out.push('');
   const check = (ok: boolean) => (ok ? 'met' : 'NOT met');
   out.push('Targets:');
   out.push(`- (1) ≥ 5,000 events/s: ${f0(e1s)} → ${check(e1s >= 5_000)}; ≥ 3× naive: ${ratio(e1s, e1n)} → ${check(e1s >= 3 * e1n)}`);
   out.push(`- (2) ≥ 50,000 events/s: ${f0(e2s)} → ${check(e2s >= 50_000)}; ≥ 10× naive: ${ratio(e2s, e2n)} → ${check(e2s >= 10 * e2n)}`);
   out.push(`- (3) ≤ 2 s: ${f3(w3s)} s → ${check(w3s <= 2)}; ≥ 10× naive: ${ratio(w3n, w3s)} → ${check(w3n >= 10 * w3s)}`);
+  {
+    const p99 = q4(w4SvcPaced, 0.99);
+    const rate = w4SvcPaced.result && !w4SvcPaced.failure ? w4SvcPaced.result.latencies.length / w4SvcPaced.result.seconds : Number.NaN;
+    out.push(
+      `- (4) p99 ≤ 2 ms at 5,000 reads/s (on ${cores} cores, bench client included): paced at ${f0(CFG.readRate)}/s offered, achieved ${f0(rate)}/s, ` +
+        `p99 ${f2(p99)} ms → ${check(CFG.readRate >= 5_000 && rate >= 0.98 * CFG.readRate && p99 <= 2)}` +
+        `; closed loop (saturation): ${f0(r4(w4Svc))} reads/s at p99 ${f2(q4(w4Svc, 0.99))} ms` +
+        (w4SvcHalf?.result ? `; paced at ${f0(w4SvcHalf.result.rate ?? Number.NaN)}/s: p99 ${f2(q4(w4SvcHalf, 0.99))} ms` : ''),
+    );
+  }
   out.push('');
   out.push('Details:');
   out.push(...describeLoad('(1) service', w1Svc, cores));
@@ -487,6 +736,19 @@ async function main() {
         `${f0(w3Naive.statements)} statements; extrapolated to ${f0(CFG.bigMembers)} members: ${f1(w3Naive.extrapolatedSeconds)} s`,
     );
   } else out.push(`- (3) naive: FAILED: ${w3NaiveRaw.failure ?? '?'}`);
+  if (svcIds) {
+    out.push(
+      `- (4) ids: ${f0(svcIds.members.length)} members (md5-ordered sample of the members of the ${DEFAULT_SPACE.guilds} small guilds, ` +
+        `written by the warm-up, (1) and (2)) and their ${f0(svcIds.channels.length)} channels, read from the service's database; ` +
+        `naive: the ${f0(naiveIds?.members.length ?? 0)} members and ${f0(naiveIds?.channels.length ?? 0)} channels of those that exist in its database. ` +
+        `Answer check before the timed runs (400 reads: status 200, JSON, the id asked for): ${readValidation.length === 0 ? 'OK' : `PROBLEMS: ${readValidation.join(' | ')}`}`,
+    );
+  } else out.push(`- (4): ${idsFailure ?? 'no ids'}`);
+  out.push(...describeReads('(4) service, closed loop', w4Svc, cores));
+  out.push(...describeReads('(4) service, paced', w4SvcPaced, cores));
+  if (w4SvcHalf) out.push(...describeReads('(4) service, paced at half the closed-loop rate', w4SvcHalf, cores));
+  out.push(...describeReads('(4) naive, closed loop', w4Naive, cores));
+  out.push(...describeReads('(4) naive, paced', w4NaivePaced, cores));
   out.push(`- service peak RSS (VmHWM): ${peakRss}; service ready ${f1(readySeconds)} s after spawn (tsx compile + migrations)`);
   out.push('');
   out.push('Machine:');
@@ -500,7 +762,7 @@ async function main() {
   out.push(`- benchmark wall time: ${f0((performance.now() - runStarted) / 1000)} s`);
   process.stdout.write(`${out.join('\n')}\n`);
 
-  const failed = [w1Svc.failure, w2Svc.failure, w3Svc.failure].filter(Boolean);
+  const failed = [w1Svc.failure, w2Svc.failure, w3Svc.failure, w4Svc.failure, w4SvcPaced.failure, w4SvcHalf?.failure].filter(Boolean);
   if (failed.length > 0) {
     process.stdout.write(`\nService failures:\n${failed.map((f) => `- ${String(f)}`).join('\n')}\n`);
     const tail = service.recentOutput(3000);

@@ -76,10 +76,29 @@ export interface Page {
   bound?: string | undefined;
 }
 
+/** A member and its user in one round trip (user columns prefixed `u__`; all NULL when not cached). */
+const MEMBER_WITH_USER = query(
+  `SELECT ${selectList('members', 'm.')}, ${specs.users.columns.map((c) => `${c.read(`u.${q(c.name)}`)} AS ${q(`u__${c.name}`)}`).join(', ')} ` +
+    `FROM "members" m LEFT JOIN "users" u ON u."id" = m."user_id" WHERE m."guild_id" = $1::bigint AND m."user_id" = $2::bigint`,
+);
+
 const USERS_BY_ID = query(`SELECT ${selectList('users')} FROM "users" WHERE "id" = ANY($1::bigint[])`);
 
 export class Reads {
   constructor(private readonly sql: Sql) {}
+
+  /** A member and its user (undefined when the user is not cached), or undefined when the member is not. */
+  async memberWithUser(guildId: string, userId: string): Promise<{ member: R; user: R | undefined } | undefined> {
+    const row = (await exec(this.sql, MEMBER_WITH_USER, [guildId, userId]))[0];
+    if (!row) return undefined;
+    const member: R = {};
+    const user: R = {};
+    for (const key in row) {
+      if (key.startsWith('u__')) user[key.slice(3)] = row[key];
+      else member[key] = row[key];
+    }
+    return { member, user: user.id == null ? undefined : user };
+  }
 
   /** One row by primary key (values in primary-key order), or undefined. */
   async one(table: TableName, ...key: string[]): Promise<R | undefined> {

@@ -10,7 +10,8 @@
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
 import { PRUNE_MESSAGES } from './statements.js';
-import type { Change } from './changes.js';
+import type { Change, Row } from './changes.js';
+import { specs } from '../discord/columns.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
 
 export interface WriterOptions {
@@ -20,6 +21,12 @@ export interface WriterOptions {
   messageLimit: number;
   /** Changes merged into one transaction at most (a larger single request still runs alone). */
   maxBatchChanges?: number;
+  /**
+   * Transactions in flight at once (default: 2 on PostgreSQL, 1 on PGlite). A transaction starts beside
+   * others only when all of its changes are by-key writes (no reads, cascades or set operations) and it
+   * touches none of their rows; anything else waits for the others to finish.
+   */
+  concurrency?: number;
 }
 
 export interface CommitInfo {
@@ -33,6 +40,29 @@ export interface CommitInfo {
 
 export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
+}
+
+interface Flight {
+  /** The rows it writes (`table:key`), or undefined for a transaction that must run alone. */
+  keys: Set<string> | undefined;
+  done: Promise<void>;
+}
+
+/** Rows the jobs write, when every change is a by-key write; undefined otherwise. */
+function blindKeys(jobs: Job[]): Set<string> | undefined {
+  const keys = new Set<string>();
+  for (const job of jobs) {
+    for (const c of job.changes) {
+      let row: Row;
+      if (c.kind === 'upsert' || c.kind === 'update') row = c.row;
+      else if (c.kind === 'delete') row = c.key;
+      else if (c.kind === 'self') continue;
+      else return undefined;
+      const pk = specs[c.table].primaryKey;
+      keys.add(pk.length === 1 ? `${c.table}:${String(row[pk[0]!])}` : `${c.table}:${pk.map((k) => String(row[k])).join(':')}`);
+    }
+  }
+  return keys;
 }
 
 interface Job {
@@ -50,6 +80,10 @@ export class Writer {
   private botUserId: string | undefined;
   /** Messages inserted per channel since its last pruning. */
   private readonly sinceLastPrune = new Map<string, number>();
+  /** Channels whose oldest messages are due for pruning. */
+  private readonly duePrune = new Set<string>();
+  private readonly flights = new Set<Flight>();
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -75,6 +109,7 @@ export class Writer {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ changes, weight, resolve, reject });
       this.queuedWeight += weight;
+      this.wake?.();
       this.kick();
     });
   }
@@ -100,29 +135,33 @@ export class Writer {
 
   /**
    * Message retention: once a channel got `messageLimit / 10` (at least 1) new messages since its last
-   * pruning, the oldest beyond `messageLimit` go. A channel therefore holds at most about 10% more than the
-   * limit between prunings. Runs after the commit, on its own: retention is housekeeping, not part of the
-   * requests' atomicity, and a failure here is retried with the channel's next messages.
+   * pruning, it is due, and the oldest beyond `messageLimit` go at the next quiet moment of the writer (or
+   * once 64 channels are due). A channel therefore holds a little more than the limit between prunings.
+   * Retention is housekeeping, not part of the requests' atomicity: a failed pruning is retried later.
    */
-  private async retain(inserted: Map<string, number>) {
+  private countMessages(inserted: Map<string, number>) {
     const limit = this.options.messageLimit;
     if (limit <= 0) return;
     const every = Math.max(1, Math.floor(limit / 10));
-    const due: string[] = [];
     for (const [channel, n] of inserted) {
       const total = (this.sinceLastPrune.get(channel) ?? 0) + n;
       if (total >= every) {
-        due.push(channel);
+        this.duePrune.add(channel);
         this.sinceLastPrune.delete(channel);
       } else {
         this.sinceLastPrune.set(channel, total);
       }
     }
-    if (due.length === 0) return;
+  }
+
+  private async prune() {
+    const due = [...this.duePrune];
+    this.duePrune.clear();
     try {
-      await this.db.query(PRUNE_MESSAGES, [due, limit]);
+      await this.db.query(PRUNE_MESSAGES, [due, this.options.messageLimit]);
     } catch {
-      for (const channel of due) this.sinceLastPrune.set(channel, every);
+      const every = Math.max(1, Math.floor(this.options.messageLimit / 10));
+      for (const channel of due) this.sinceLastPrune.set(channel, every - 1);
     }
   }
 
@@ -141,25 +180,71 @@ export class Writer {
     return jobs;
   }
 
+  private get concurrency(): number {
+    return this.options.concurrency ?? (this.db.kind === 'postgres' ? 2 : 1);
+  }
+
+  /** Whether a transaction writing `keys` may start now, beside the ones in flight. */
+  private mayStart(keys: Set<string> | undefined): boolean {
+    if (this.flights.size === 0) return true;
+    if (!keys || this.flights.size >= this.concurrency) return false;
+    for (const f of this.flights) {
+      if (!f.keys) return false;
+      const [small, large] = f.keys.size < keys.size ? [f.keys, keys] : [keys, f.keys];
+      for (const k of small) if (large.has(k)) return false;
+    }
+    return true;
+  }
+
+  /** Resolves when a transaction in flight settles or a job arrives. */
+  private next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      for (const f of this.flights) void f.done.then(resolve);
+    }).finally(() => (this.wake = undefined));
+  }
+
   private async drain() {
-    while (this.queue.length > 0) {
+    for (;;) {
+      // Pruning deletes across channels: it runs alone, between transactions.
+      if (this.duePrune.size > 0 && (this.flights.size === 0 || this.duePrune.size >= 64)) {
+        while (this.flights.size > 0) await this.next();
+        await this.prune();
+        continue;
+      }
+      if (this.queue.length === 0) {
+        if (this.flights.size === 0) return;
+        await this.next();
+        continue;
+      }
       const jobs = this.take();
-      try {
-        await this.commit(jobs);
-        for (const j of jobs) j.resolve();
-      } catch (err) {
-        if (jobs.length === 1 || isUnavailable(err)) {
-          for (const j of jobs) j.reject(this.classify(err));
-          continue;
-        }
-        // One request's data broke the combined transaction: isolate it.
-        for (const j of jobs) {
-          try {
-            await this.commit([j]);
-            j.resolve();
-          } catch (e) {
-            j.reject(this.classify(e));
-          }
+      const keys = this.concurrency > 1 ? blindKeys(jobs) : undefined;
+      // Arrival order is kept: later jobs wait behind these, which wait for the rows they share.
+      while (!this.mayStart(keys)) await Promise.race([...this.flights].map((f) => f.done));
+      const flight: Flight = { keys, done: Promise.resolve() };
+      flight.done = this.settle(jobs).finally(() => this.flights.delete(flight));
+      this.flights.add(flight);
+      if (!keys) await flight.done;
+    }
+  }
+
+  /** Commits the jobs and answers each; never throws. */
+  private async settle(jobs: Job[]) {
+    try {
+      await this.commit(jobs);
+      for (const j of jobs) j.resolve();
+    } catch (err) {
+      if (jobs.length === 1 || isUnavailable(err)) {
+        for (const j of jobs) j.reject(this.classify(err));
+        return;
+      }
+      // One request's data broke the combined transaction: isolate it.
+      for (const j of jobs) {
+        try {
+          await this.commit([j]);
+          j.resolve();
+        } catch (e) {
+          j.reject(this.classify(e));
         }
       }
     }
@@ -190,7 +275,7 @@ export class Writer {
       return batch.stats;
     });
     this.botUserId = botUserId;
-    if (inserted) await this.retain(inserted);
+    if (inserted) this.countMessages(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,
       events,

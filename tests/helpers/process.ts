@@ -50,7 +50,7 @@ export async function startService(env: Record<string, string>): Promise<Service
 }
 
 /** Waits until GET url/health answers, or the process exits (then returns false). */
-export async function waitHealthy(service: Service, timeoutMs = 60_000): Promise<boolean> {
+export async function waitHealthy(service: Service, timeoutMs = 120_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void service.exited.then(() => (exited = true));

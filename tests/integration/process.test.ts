@@ -54,7 +54,8 @@ describe('embedded PGlite (no DATABASE_URL)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsc-data-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves, keeps data across a restart, and a second process on the same DATA_DIR refuses', async () => {
+  // Creating an embedded database takes seconds, and much longer on a loaded machine.
+  it('serves, keeps data across a restart, and a second process on the same DATA_DIR refuses', { timeout: 240_000 }, async () => {
     const first = await startService({ DATA_DIR: dir });
     try {
       expect(await waitHealthy(first)).toBe(true);

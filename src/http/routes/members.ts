@@ -47,9 +47,9 @@ export function memberPutChanges(body: Record<string, unknown>, guildId: string,
 
 export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
   const read = async (guildId: string, userId: string) => {
-    const [row, user] = await Promise.all([ctx.reads.one('members', guildId, userId), ctx.reads.one('users', userId)]);
-    if (!row) throw notFound('member', userId);
-    return shapeMember(row, user);
+    const found = await ctx.reads.memberWithUser(guildId, userId);
+    if (!found) throw notFound('member', userId);
+    return shapeMember(found.member, found.user);
   };
 
   app.get<{ Params: GuildParams; Querystring: ListQuery }>(
