@@ -10,8 +10,7 @@
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
 import { PRUNE_MESSAGES } from './statements.js';
-import type { Change, Row } from './changes.js';
-import { specs } from '../discord/columns.js';
+import type { Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
 
 export interface WriterOptions {
@@ -21,12 +20,6 @@ export interface WriterOptions {
   messageLimit: number;
   /** Changes merged into one transaction at most (a larger single request still runs alone). */
   maxBatchChanges?: number;
-  /**
-   * Transactions in flight at once (default: 2 on PostgreSQL, 1 on PGlite). A transaction starts beside
-   * others only when all of its changes are by-key writes (no reads, cascades or set operations) and it
-   * touches none of their rows; anything else waits for the others to finish.
-   */
-  concurrency?: number;
 }
 
 export interface CommitInfo {
@@ -40,29 +33,6 @@ export interface CommitInfo {
 
 export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
-}
-
-interface Flight {
-  /** The rows it writes (`table:key`), or undefined for a transaction that must run alone. */
-  keys: Set<string> | undefined;
-  done: Promise<void>;
-}
-
-/** Rows the jobs write, when every change is a by-key write; undefined otherwise. */
-function blindKeys(jobs: Job[]): Set<string> | undefined {
-  const keys = new Set<string>();
-  for (const job of jobs) {
-    for (const c of job.changes) {
-      let row: Row;
-      if (c.kind === 'upsert' || c.kind === 'update') row = c.row;
-      else if (c.kind === 'delete') row = c.key;
-      else if (c.kind === 'self') continue;
-      else return undefined;
-      const pk = specs[c.table].primaryKey;
-      keys.add(pk.length === 1 ? `${c.table}:${String(row[pk[0]!])}` : `${c.table}:${pk.map((k) => String(row[k])).join(':')}`);
-    }
-  }
-  return keys;
 }
 
 interface Job {
@@ -82,8 +52,6 @@ export class Writer {
   private readonly sinceLastPrune = new Map<string, number>();
   /** Channels whose oldest messages are due for pruning. */
   private readonly duePrune = new Set<string>();
-  private readonly flights = new Set<Flight>();
-  private wake: (() => void) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -109,7 +77,6 @@ export class Writer {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ changes, weight, resolve, reject });
       this.queuedWeight += weight;
-      this.wake?.();
       this.kick();
     });
   }
@@ -135,8 +102,8 @@ export class Writer {
 
   /**
    * Message retention: once a channel got `messageLimit / 10` (at least 1) new messages since its last
-   * pruning, it is due, and the oldest beyond `messageLimit` go at the next quiet moment of the writer (or
-   * once 64 channels are due). A channel therefore holds a little more than the limit between prunings.
+   * pruning, it is due, and the oldest beyond `messageLimit` go right after the transaction (its answers
+   * are not held back). A channel therefore holds up to about 10% more than the limit between prunings.
    * Retention is housekeeping, not part of the requests' atomicity: a failed pruning is retried later.
    */
   private countMessages(inserted: Map<string, number>) {
@@ -180,51 +147,11 @@ export class Writer {
     return jobs;
   }
 
-  private get concurrency(): number {
-    return this.options.concurrency ?? (this.db.kind === 'postgres' ? 2 : 1);
-  }
-
-  /** Whether a transaction writing `keys` may start now, beside the ones in flight. */
-  private mayStart(keys: Set<string> | undefined): boolean {
-    if (this.flights.size === 0) return true;
-    if (!keys || this.flights.size >= this.concurrency) return false;
-    for (const f of this.flights) {
-      if (!f.keys) return false;
-      const [small, large] = f.keys.size < keys.size ? [f.keys, keys] : [keys, f.keys];
-      for (const k of small) if (large.has(k)) return false;
-    }
-    return true;
-  }
-
-  /** Resolves when a transaction in flight settles or a job arrives. */
-  private next(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-      for (const f of this.flights) void f.done.then(resolve);
-    }).finally(() => (this.wake = undefined));
-  }
-
   private async drain() {
-    for (;;) {
-      // Pruning deletes across channels: it runs alone, between transactions.
-      if (this.duePrune.size > 0 && (this.flights.size === 0 || this.duePrune.size >= 64)) {
-        while (this.flights.size > 0) await this.next();
-        await this.prune();
-        continue;
-      }
-      if (this.queue.length === 0) {
-        if (this.flights.size === 0) return;
-        await this.next();
-        continue;
-      }
-      const jobs = this.take();
-      const keys = this.concurrency > 1 ? blindKeys(jobs) : undefined;
-      // Arrival order is kept: later jobs wait behind these, which wait for the rows they share.
-      while (!this.mayStart(keys)) await Promise.race([...this.flights].map((f) => f.done));
-      const flight: Flight = { keys, done: Promise.resolve() };
-      flight.done = this.settle(jobs).finally(() => this.flights.delete(flight));
-      this.flights.add(flight);
-      if (!keys) await flight.done;
+    while (this.queue.length > 0 || this.duePrune.size > 0) {
+      // Pruning is housekeeping between transactions, after the answers went out.
+      if (this.duePrune.size > 0) await this.prune();
+      if (this.queue.length > 0) await this.settle(this.take());
     }
   }
 
