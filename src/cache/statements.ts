@@ -44,9 +44,27 @@ function unnestFrom(spec: TableSpec, cols: string[], offset: number) {
   return { from, values };
 }
 
-/** Column-wise arrays for `rows` over `cols`. */
-export function columnArrays(rows: Row[], cols: string[]): unknown[][] {
-  return cols.map((c) => rows.map((r) => r[c] ?? null));
+const quote = (s: string) => `"${s.replace(/[\\"]/g, '\\$&')}"`;
+
+/**
+ * A PostgreSQL array literal (`{1,2,NULL}`, `{"a","b \\" c"}`) for one column's values. Built here rather
+ * than by node-postgres, which is over twice as slow on large batches. Snowflakes (validated digit strings),
+ * integers and booleans need no quoting; everything else is quoted and escaped.
+ */
+export function arrayLiteral(values: unknown[], bindType: string): string {
+  const bare = bindType === 'bigint' || bindType === 'integer' || bindType === 'boolean';
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    out += v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(String(v));
+  }
+  return `${out}}`;
+}
+
+/** One bound array literal per column of `cols`, over `rows`. */
+export function columnArrays(rows: Row[], cols: string[], spec: TableSpec): string[] {
+  return cols.map((c) => arrayLiteral(rows.map((r) => r[c]), spec.byName.get(c)!.bindType));
 }
 
 /** Insert-or-merge rows that all carry exactly the columns `cols` (primary key included). */
@@ -54,7 +72,7 @@ export function upsertPart(table: TableName, cols: string[], rows: Row[]): Part 
   const spec = specs[table];
   return {
     key: `upsert|${table}|${cols.join(',')}`,
-    params: columnArrays(rows, cols),
+    params: columnArrays(rows, cols, spec),
     sql(offset) {
       const { from, values } = unnestFrom(spec, cols, offset);
       const pk = new Set(spec.primaryKey);
@@ -81,7 +99,10 @@ export function updatePart(table: TableName, set: string[], inc: string[], rows:
   const pk = spec.primaryKey;
   return {
     key: `update|${table}|${set.join(',')}|${inc.join(',')}`,
-    params: [...columnArrays(rows, [...pk, ...set]), ...inc.map((c) => incs.map((i) => i[c] ?? 0))],
+    params: [
+      ...columnArrays(rows, [...pk, ...set], spec),
+      ...inc.map((c) => arrayLiteral(incs.map((i) => i[c] ?? 0), 'integer')),
+    ],
     sql(offset) {
       const incNames = inc.map((c) => `${c}__inc`);
       const binds = [...pk, ...set].map((c, i) => `$${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]`);
@@ -103,7 +124,7 @@ export function deletePart(table: TableName, keys: Row[]): Part {
   const spec = specs[table];
   return {
     key: `delete|${table}`,
-    params: columnArrays(keys, spec.primaryKey),
+    params: columnArrays(keys, spec.primaryKey, spec),
     sql(offset) {
       const { from } = unnestFrom(spec, spec.primaryKey, offset);
       const where = spec.primaryKey.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');

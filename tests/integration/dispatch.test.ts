@@ -2,6 +2,7 @@
  * POST /v1/dispatch through the real app, against PostgreSQL and PGlite: every row of the event matrix,
  * the restart reconcile, and the traps.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';
@@ -429,6 +430,25 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
     expect(res.statusCode).toBe(200);
     expect((await one('messages', `id = ${M1}`))!.content).toBe('ab\\u0000');
     expect(await count('users', `id = ${U2}`)).toBe(1);
+  });
+
+  it('any string and JSON value round-trips through the bound arrays unchanged', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string(), fc.jsonValue(), async (text, json) => {
+        const clean = text.replaceAll('\0', '');
+        const value = JSON.parse(JSON.stringify(json ?? null).replaceAll('\\u0000', '')) as unknown;
+        const r = await dispatch(app, [
+          ev('USER_UPDATE', { id: U1, username: clean, global_name: 'NULL', avatar: '{"a",\\b}', collectibles: value }),
+          ev('USER_UPDATE', { id: U2, username: '' }),
+        ]);
+        expect(r.status).toBe(200);
+        const row = await one('users', `id = ${U1}`);
+        expect(row).toMatchObject({ username: clean, global_name: 'NULL', avatar: '{"a",\\b}' });
+        expect(row!.collectibles).toEqual(value === null ? null : value);
+        expect((await one('users', `id = ${U2}`))!.username).toBe('');
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('malformed envelopes and JSON are 400s, never 500s', async () => {
