@@ -51,9 +51,8 @@ export interface Work extends Sql {
 
 export interface Database extends Sql {
   readonly kind: 'postgres' | 'pglite';
+  /** Drizzle over the same connection(s), for code built on this service (the cache itself binds raw SQL). */
   readonly orm: Orm;
-  /** Runs `fn` in one transaction on one connection; commits when it resolves, rolls back when it throws. */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   /** Runs `fn` as one atomic unit of work (see `Work`); commits when it resolves, rolls back when it throws. */
   work<T>(fn: (work: Work) => Promise<T>): Promise<T>;
   /** Resolves when the database answers a query. */
@@ -155,34 +154,6 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
           } catch {
             broken = true;
           }
-        }
-        throw err;
-      } finally {
-        client.removeListener('error', onError);
-        client.release(broken);
-      }
-    },
-    async transaction(fn) {
-      const client = await pool.connect();
-      // A connection lost between statements must surface as the next query's error, not as an
-      // unhandled 'error' event that kills the process.
-      let broken = false;
-      const onError = () => (broken = true);
-      client.on('error', onError);
-      try {
-        await client.query('begin');
-        const tx: Sql = {
-          query: async (text, params, name) =>
-            (await client.query(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows,
-        };
-        const result = await fn(tx);
-        await client.query('commit');
-        return result;
-      } catch (err) {
-        try {
-          await client.query('rollback');
-        } catch {
-          broken = true;
         }
         throw err;
       } finally {
@@ -292,8 +263,6 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     kind: 'pglite',
     orm,
     query,
-    transaction: (fn) =>
-      client.transaction(async (t) => fn({ query: async (text, params) => (await t.query<never>(text, params)).rows })),
     // Embedded: no round trips to save, and the transaction lock keeps concurrent reads out of it.
     work: (fn) =>
       client.transaction(async (t) => {

@@ -11,14 +11,3 @@ export function stripNulEscapes(json: string): string {
     slashes.length % 2 === 1 ? slashes.slice(0, -1) : match,
   );
 }
-
-/** Removes NUL characters from every string (keys included) of an already parsed value. */
-export function stripNul<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\0') ? value.replaceAll('\0', '') : value) as T;
-  if (Array.isArray(value)) return value.map(stripNul) as T;
-  if (value !== null && typeof value === 'object') {
-    // fromEntries defines own properties: a "__proto__" key stays a key (assignment would set the prototype).
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [stripNul(k), stripNul(v)])) as T;
-  }
-  return value;
-}

@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stripNul, stripNulEscapes } from '../../src/discord/nul.js';
+import { stripNulEscapes } from '../../src/discord/nul.js';
+
+/** The model: every NUL removed from every string (keys included) of a parsed value. */
+function stripNul<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\0', '') as T;
+  if (Array.isArray(value)) return value.map(stripNul) as T;
+  if (value !== null && typeof value === 'object') {
+    // fromEntries defines own properties: a "__proto__" key stays a key.
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [stripNul(k), stripNul(v)])) as T;
+  }
+  return value;
+}
 
 const BS = '\\'; // one backslash character
 
