@@ -451,6 +451,18 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
     );
   });
 
+  it('a body over BODY_LIMIT is a 413 in the error shape', async () => {
+    const small = await makeApp(db, { bodyLimit: 2048 });
+    try {
+      const res = await small.inject({ method: 'POST', url: '/v1/dispatch', payload: [guildCreate(), guildCreate()] });
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+      expect(await count('guilds')).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('malformed envelopes and JSON are 400s, never 500s', async () => {
     for (const body of [[1], [{ t: 'READY' }], [{ op: 0 }], [{ op: 0, t: 'MESSAGE_CREATE', d: 'x' }], [{ payload: 5 }], null]) {
       const r = await dispatch(app, body);
