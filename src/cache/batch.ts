@@ -35,12 +35,28 @@ class TableBuffer {
   }
 }
 
+/** A write of at least this many rows is sent as one statement per part, pipelined (see `write`). */
+export const PIPELINE_ROWS = 2_000;
+/** Rows per statement at most: a giant GUILD_CREATE becomes a pipeline of statements, not one. */
+export const CHUNK_ROWS = 20_000;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  if (items.length <= size) return [items];
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 const ALL_TABLES: TableName[] = Object.keys(specs) as TableName[];
 const GUILD_TABLES: TableName[] = ['guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds'];
 
 export interface BatchOptions {
   /** The bot's user id, when known: decides `me` on reactions. */
   botUserId?: string | undefined;
+  /** Overrides PIPELINE_ROWS (tests exercise the pipelined path with small batches). */
+  pipelineRows?: number | undefined;
+  /** Overrides CHUNK_ROWS. */
+  chunkRows?: number | undefined;
 }
 
 /** Counters of what a batch did, for metrics. */
@@ -51,6 +67,8 @@ export interface BatchStats {
 
 export class Batch {
   private readonly buffers = new Map<TableName, TableBuffer>();
+  /** Pending upsert rows this batch made itself (merges): the others are the changes' own, never mutated. */
+  private readonly owned = new WeakSet<Row>();
   /** Messages upserted per channel, for retention. */
   readonly messagesByChannel = new Map<string, number>();
   readonly stats: BatchStats = { statements: 0, rows: 0 };
@@ -63,6 +81,10 @@ export class Batch {
   ) {
     this.botUserId = options.botUserId;
     for (const t of ALL_TABLES) this.buffers.set(t, new TableBuffer());
+  }
+
+  private get chunkRows() {
+    return this.options.chunkRows ?? CHUNK_ROWS;
   }
 
   private buf(table: TableName) {
@@ -92,12 +114,24 @@ export class Batch {
     const b = this.buf(table);
     const key = this.keyOf(table, row);
     const pending = b.upserts.get(key);
-    if (pending) Object.assign(pending, row);
-    else b.upserts.set(key, { ...row });
+    if (pending) Object.assign(this.own(b, key, pending), row);
+    else b.upserts.set(key, row);
     if (table === 'messages' && row.channel_id != null) {
       const channel = String(row.channel_id);
       this.messagesByChannel.set(channel, (this.messagesByChannel.get(channel) ?? 0) + 1);
     }
+  }
+
+  /**
+   * The pending upsert of `key`, copied first unless this batch made it: a change's row may be applied
+   * again (a failed group is retried request by request), so it must stay as the mapper made it.
+   */
+  private own(b: TableBuffer, key: string, pending: Row): Row {
+    if (this.owned.has(pending)) return pending;
+    const copy = { ...pending };
+    this.owned.add(copy);
+    b.upserts.set(key, copy);
+    return copy;
   }
 
   delete(table: TableName, keyRow: Row) {
@@ -111,8 +145,9 @@ export class Batch {
   update(table: TableName, row: Row, inc: Record<string, number> = {}) {
     const b = this.buf(table);
     const key = this.keyOf(table, row);
-    const pending = b.upserts.get(key);
+    let pending = b.upserts.get(key);
     if (pending) {
+      pending = this.own(b, key, pending);
       Object.assign(pending, row);
       const rest: Record<string, number> = {};
       for (const [col, n] of Object.entries(inc)) {
@@ -212,29 +247,34 @@ export class Batch {
           g.incs.push(u.inc);
         }
         for (const g of groups.values()) {
-          phases[0]!.push(S.updatePart(table, g.set, g.inc, g.rows, g.incs));
+          for (let i = 0; i < g.rows.length; i += this.chunkRows) {
+            const rows = g.rows.slice(i, i + this.chunkRows);
+            phases[0]!.push(S.updatePart(table, g.set, g.inc, rows, g.incs.slice(i, i + this.chunkRows)));
+          }
           this.stats.rows += g.rows.length;
         }
         b.updates.clear();
       }
       if (b.deletes.size > 0) {
         for (const key of b.deletes.keys()) if (b.upserts.has(key)) overlap = true;
-        phases[1]!.push(S.deletePart(table, [...b.deletes.values()]));
+        for (const keys of chunks([...b.deletes.values()], this.chunkRows)) phases[1]!.push(S.deletePart(table, keys));
         this.stats.rows += b.deletes.size;
         b.deletes.clear();
       }
       if (b.upserts.size > 0) {
-        const groups = new Map<string, Row[]>();
-        const columns = specs[table].columns;
+        // Rows grouped by the set of columns they carry, as a bit mask (tables have fewer than 53 columns).
+        const groups = new Map<number, Row[]>();
+        const names = specs[table].columns.map((c) => c.name);
         for (const row of b.upserts.values()) {
-          let gkey = '';
-          for (const c of columns) if (c.name in row) gkey += `${c.name},`;
-          let g = groups.get(gkey);
-          if (!g) groups.set(gkey, (g = []));
+          let mask = 0;
+          for (let i = 0; i < names.length; i++) if (row[names[i]!] !== undefined) mask += 2 ** i;
+          let g = groups.get(mask);
+          if (!g) groups.set(mask, (g = []));
           g.push(row);
         }
-        for (const [gkey, rows] of groups) {
-          phases[2]!.push(S.upsertPart(table, gkey.slice(0, -1).split(','), rows));
+        for (const [mask, rows] of groups) {
+          const cols = names.filter((_, i) => Math.floor(mask / 2 ** i) % 2 === 1);
+          for (const chunk of chunks(rows, this.chunkRows)) phases[2]!.push(S.upsertPart(table, cols, chunk));
           this.stats.rows += rows.length;
         }
         b.upserts.clear();
@@ -246,23 +286,68 @@ export class Batch {
 
   /** Writes the pending changes of `tables` (inside the transaction). */
   async flush(tables: readonly TableName[] = ALL_TABLES) {
-    for (const parts of this.drain(tables)) {
-      const { text, params, name } = S.combine(parts);
-      this.stats.statements++;
-      await this.sql.query(text, params, name);
+    await this.write(this.drain(tables), false);
+  }
+
+  /**
+   * Runs drained phases in order. Small writes: one statement per phase (the last one `final` when `last`:
+   * alone, without BEGIN/COMMIT, when nothing else needed a transaction). Large writes: one statement per
+   * part and chunk, each sent as soon as its arrays are built, so the next one is built while the database
+   * runs this one (node-postgres sends a queued statement once the previous one answered; yielding to the
+   * event loop between builds lets it).
+   */
+  private async write(phases: S.Part[][], last: boolean) {
+    let rows = 0;
+    for (const phase of phases) for (const part of phase) rows += part.rows;
+    if (rows < (this.options.pipelineRows ?? PIPELINE_ROWS)) {
+      for (let i = 0; i < phases.length; i++) {
+        const { text, params, name } = S.combine(phases[i]!);
+        this.stats.statements++;
+        if (last && i === phases.length - 1) await this.sql.final(text, params, name);
+        else await this.sql.query(text, params, name);
+      }
+      return;
     }
+    const sent: Promise<unknown>[] = [];
+    let failed = false;
+    for (const phase of phases) {
+      for (const part of phase) {
+        if (failed) break;
+        const { text, params, name } = S.combine([part]);
+        this.stats.statements++;
+        const p = this.sql.send(text, params, name);
+        p.catch(() => (failed = true));
+        sent.push(p);
+        await new Promise(setImmediate);
+      }
+    }
+    await Promise.all(sent);
   }
 
   // ---- applying changes ----
 
-  async apply(change: Change): Promise<void> {
+  /**
+   * Applies one change. By-key changes (nearly all of them) are buffered synchronously and return
+   * `undefined`; the others return a promise to await before the next change.
+   */
+  apply(change: Change): Promise<void> | undefined {
     switch (change.kind) {
       case 'upsert':
-        return this.upsert(change.table, change.row);
+        this.upsert(change.table, change.row);
+        return undefined;
       case 'update':
-        return this.update(change.table, change.row, change.inc);
+        this.update(change.table, change.row, change.inc);
+        return undefined;
       case 'delete':
-        return this.delete(change.table, change.key);
+        this.delete(change.table, change.key);
+        return undefined;
+      default:
+        return this.applyDirect(change);
+    }
+  }
+
+  private async applyDirect(change: Change): Promise<void> {
+    switch (change.kind) {
       case 'deleteChannels':
         await this.flush(['channels', 'threads', 'messages']);
         await this.exec(S.DELETE_CHANNELS, [change.ids]);
@@ -324,6 +409,8 @@ export class Batch {
       case 'self':
         this.botUserId = change.userId;
         return;
+      default:
+        return;
     }
   }
 
@@ -339,12 +426,6 @@ export class Batch {
    * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT).
    */
   async finish() {
-    const statements = this.drain(ALL_TABLES);
-    for (let i = 0; i < statements.length; i++) {
-      const { text, params, name } = S.combine(statements[i]!);
-      this.stats.statements++;
-      if (i === statements.length - 1) await this.sql.final(text, params, name);
-      else await this.sql.query(text, params, name);
-    }
+    await this.write(this.drain(ALL_TABLES), true);
   }
 }

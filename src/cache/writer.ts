@@ -20,6 +20,9 @@ export interface WriterOptions {
   messageLimit: number;
   /** Changes merged into one transaction at most (a larger single request still runs alone). */
   maxBatchChanges?: number;
+  /** Batch tuning (see batch.ts): rows from which writes are pipelined, and rows per statement. */
+  pipelineRows?: number;
+  chunkRows?: number;
 }
 
 export interface CommitInfo {
@@ -190,11 +193,14 @@ export class Writer {
     let botUserId = this.botUserId;
     let inserted: Map<string, number> | undefined;
     const stats = await this.db.work(async (work) => {
-      const batch = new Batch(work, { botUserId });
+      const batch = new Batch(work, { botUserId, pipelineRows: this.options.pipelineRows, chunkRows: this.options.chunkRows });
       for (const job of jobs) {
         events += job.weight;
         changes += job.changes.length;
-        for (const change of job.changes) await batch.apply(change);
+        for (const change of job.changes) {
+          const pending = batch.apply(change);
+          if (pending) await pending;
+        }
       }
       await batch.finish();
       botUserId = batch.botUserId;

@@ -47,6 +47,12 @@ export interface Work extends Sql {
   read: Sql['query'];
   /** The last write: on its own when no transaction has begun, else inside it (then commit). */
   final: Sql['query'];
+  /**
+   * A write inside the transaction, handed to the connection at once without waiting for the writes sent
+   * before it (they run in order): the caller prepares the next statement while the database runs this
+   * one. Await every promise it returns before any other call.
+   */
+  send: Sql['query'];
 }
 
 export interface Database extends Sql {
@@ -129,6 +135,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       const client = await pool.connect();
       let broken = false;
       let begun = false;
+      let tail: Promise<unknown> = Promise.resolve();
       const onError = () => (broken = true);
       client.on('error', onError);
       const run = async (text: string, params?: unknown[], name?: string) =>
@@ -137,10 +144,22 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         const result = await fn({
           async query(text, params, name) {
             if (!begun) {
-              await client.query('begin');
               begun = true;
+              await client.query('begin');
             }
             return run(text, params, name);
+          },
+          send(text, params, name) {
+            // Chained here rather than queued in node-postgres (deprecated there): each write leaves as soon as
+            // the previous one answered, and after a failure the rest reject without running.
+            let previous = tail;
+            if (!begun) {
+              begun = true;
+              previous = client.query('begin');
+            }
+            const sent = previous.then(() => run(text, params, name));
+            tail = sent;
+            return sent;
           },
           read: run,
           final: run,
@@ -267,7 +286,14 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     work: (fn) =>
       client.transaction(async (t) => {
         const q = async (text: string, params?: unknown[]) => (await t.query<never>(text, params)).rows;
-        return fn({ query: q, read: q, final: q });
+        // One statement at a time: a sent write waits for the previous one.
+        let last: Promise<unknown> = Promise.resolve();
+        const send = (text: string, params?: unknown[]) => {
+          const p = last.then(() => q(text, params));
+          last = p.catch(() => {});
+          return p;
+        };
+        return fn({ query: q, read: q, final: q, send });
       }),
     async ping() {
       if (closed) throw new Error('database closed');

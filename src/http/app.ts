@@ -38,6 +38,9 @@ export interface AppOptions {
   deleteOfflinePresences?: boolean;
   /** Changes merged into one transaction at most. */
   maxBatchChanges?: number;
+  /** Writer tuning (tests): rows from which writes are pipelined, rows per statement (see cache/batch.ts). */
+  pipelineRows?: number;
+  chunkRows?: number;
 }
 
 export type { FastifyInstance };
@@ -61,6 +64,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       queueLimit: options.queueLimit ?? 10_000,
       messageLimit: options.messageLimit ?? 200,
       ...(options.maxBatchChanges !== undefined ? { maxBatchChanges: options.maxBatchChanges } : {}),
+      ...(options.pipelineRows !== undefined ? { pipelineRows: options.pipelineRows } : {}),
+      ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
     },
     { onCommit: metrics.onCommit },
   );

@@ -117,19 +117,23 @@ describe('batching is invisible (PostgreSQL)', () => {
   let close: () => Promise<void>;
   let db: Database;
   let app: FastifyInstance;
+  /** The same service with the large-batch path forced: every write pipelined, two rows per statement. */
+  let pipelined: FastifyInstance;
 
   beforeAll(async () => {
     const pg = await createPostgres();
     db = pg.db;
     close = pg.close;
     app = await makeApp(db, { messageLimit: 0 });
+    pipelined = await makeApp(db, { messageLimit: 0, pipelineRows: 1, chunkRows: 2 });
   });
   afterAll(async () => {
+    await pipelined.close();
     await app.close();
     await close();
   });
 
-  it('one per request = one array = concurrent chunks merged by group commit', async () => {
+  it('one per request = one array = concurrent chunks merged by group commit = pipelined chunked statements', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(event, { maxLength: 15 }),
@@ -158,6 +162,11 @@ describe('batching is invisible (PostgreSQL)', () => {
           i += size;
         }
         await Promise.all(chunks.map((c) => app.cache.writer.submit(c)));
+        expect(await snapshot(db)).toEqual(oneByOne);
+
+        // Large-batch path: statements sent back to back in one transaction, rows split across statements.
+        await reset();
+        expect((await dispatch(pipelined, events)).status).toBe(200);
         expect(await snapshot(db)).toEqual(oneByOne);
         },
       ),
