@@ -64,26 +64,27 @@ const bareTypes = new Set(['bigint', 'integer', 'boolean']);
  */
 export function arrayLiteral(values: unknown[], bindType: string): string {
   const bare = bareTypes.has(bindType);
-  let out = '{';
+  const items = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (i > 0) out += ',';
-    out += v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(String(v));
+    items[i] = v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(String(v));
   }
-  return `${out}}`;
+  return `{${items.join(',')}}`;
 }
 
-/** One bound array literal per column of `cols`, over `rows` (no intermediate arrays: this is the hot loop). */
+/**
+ * One bound array literal per column of `cols`, over `rows`: the hot loop of large batches. Joining an array
+ * is faster than growing a string (fewer intermediate strings for the garbage collector).
+ */
 export function columnArrays(rows: Row[], cols: string[], spec: TableSpec): string[] {
   return cols.map((c) => {
     const bare = bareTypes.has(spec.byName.get(c)!.bindType);
-    let out = '{';
+    const items = new Array<string>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i]![c];
-      if (i > 0) out += ',';
-      out += v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(typeof v === 'string' ? v : String(v));
+      items[i] = v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(typeof v === 'string' ? v : String(v));
     }
-    return `${out}}`;
+    return `{${items.join(',')}}`;
   });
 }
 

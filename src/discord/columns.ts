@@ -86,10 +86,9 @@ function isTimestamp(value: string): boolean {
   const m = ISO_8601.exec(value);
   if (!m) return false;
   const [, y, mo, d, h = '0', mi = '0', s = '0', oh = '0', om = '0'] = m;
-  const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = day <= 28 ? 28 : new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
   return (
     month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
     Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 60 && Number(oh) <= 15 && Number(om) <= 59
@@ -143,14 +142,18 @@ export function pickColumns(
   skip?: ReadonlySet<string>,
 ): Row {
   const row: Row = {};
-  for (const col of specs[table].columns) {
-    if (MANAGED.has(col.name) || skip?.has(col.name)) continue;
+  for (const col of payloadColumns[table]) {
     const value = obj[col.name];
-    if (value === undefined) continue;
+    if (value === undefined || skip?.has(col.name)) continue;
     row[col.name] = toColumn(col, value, `${path}.${col.name}`);
   }
   return row;
 }
+
+/** The columns a payload may fill, per table (all but the managed ones). */
+const payloadColumns = Object.fromEntries(
+  Object.entries(specs).map(([name, spec]) => [name, spec.columns.filter((c) => !MANAGED.has(c.name))]),
+) as Record<TableName, ColumnSpec[]>;
 
 /** Validates and converts a primary-key or foreign id value. */
 export function snowflakeAt(value: unknown, path: string): string {

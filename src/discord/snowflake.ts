@@ -2,9 +2,13 @@
 const MAX = 9223372036854775807n; // 2^63 - 1, the bigint column's range
 const DIGITS = /^\d{1,20}$/;
 
+const MAX_TEXT = MAX.toString();
+
 export function isSnowflake(value: unknown): value is string {
   if (typeof value !== 'string' || !DIGITS.test(value)) return false;
   if (value.length < 19) return true;
+  // Same length: digit strings compare like their numbers (today's snowflakes have 19 digits: no BigInt).
+  if (value.length === 19) return value <= MAX_TEXT;
   return BigInt(value) <= MAX;
 }
 
