@@ -5,7 +5,7 @@
  */
 import type { TableName } from '../db/schema.js';
 import type { Sql } from '../db/connect.js';
-import { specs, type Row, type TableSpec } from '../discord/columns.js';
+import { specs, type ColumnSpec, type Row, type TableSpec } from '../discord/columns.js';
 
 const q = (name: string) => `"${name}"`;
 
@@ -46,10 +46,15 @@ export interface Part {
  * less work for PostgreSQL on large batches.
  */
 function unnestFrom(spec: TableSpec, cols: string[], offset: number) {
-  const unnests = cols.map((c, i) => `unnest($${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]) AS ${q(c)}`);
+  const unnests = cols.map((c, i) => `${expand(spec.byName.get(c)!, i + 1 + offset)} AS ${q(c)}`);
   const from = `(SELECT ${unnests.join(', ')}) AS u`;
   const values = cols.map((c) => spec.byName.get(c)!.cast(`u.${q(c)}`));
   return { from, values };
+}
+
+/** The rows of bound parameter `$n` for column `col` (see `ColumnSpec.bind`). */
+function expand(col: ColumnSpec, n: number): string {
+  return col.bind === 'json' ? `jsonb_array_elements($${n}::jsonb)` : `unnest($${n}::${col.bindType}[])`;
 }
 
 /** A double-quoted array element; most values need no escaping, and the check is cheaper than the regex. */
@@ -78,8 +83,17 @@ export function arrayLiteral(values: unknown[], bindType: string): string {
  */
 export function columnArrays(rows: Row[], cols: string[], spec: TableSpec): string[] {
   return cols.map((c) => {
-    const bare = bareTypes.has(spec.byName.get(c)!.bindType);
+    const col = spec.byName.get(c)!;
     const items = new Array<string>(rows.length);
+    if (col.bind === 'json') {
+      // JSON texts side by side make a JSON array as they are.
+      for (let i = 0; i < rows.length; i++) {
+        const v = rows[i]![c];
+        items[i] = v === null || v === undefined ? 'null' : String(v);
+      }
+      return `[${items.join(',')}]`;
+    }
+    const bare = bareTypes.has(col.bindType);
     for (let i = 0; i < rows.length; i++) {
       const v = rows[i]![c];
       items[i] = v === null || v === undefined ? 'NULL' : bare ? String(v) : quote(typeof v === 'string' ? v : String(v));
@@ -134,7 +148,7 @@ export function updatePart(table: TableName, set: string[], inc: string[], rows:
     ]),
     sql(offset) {
       const incNames = inc.map((c) => `${c}__inc`);
-      const unnests = [...pk, ...set].map((c, i) => `unnest($${i + 1 + offset}::${spec.byName.get(c)!.bindType}[]) AS ${q(c)}`);
+      const unnests = [...pk, ...set].map((c, i) => `${expand(spec.byName.get(c)!, i + 1 + offset)} AS ${q(c)}`);
       unnests.push(...incNames.map((c, i) => `unnest($${pk.length + set.length + i + 1 + offset}::integer[]) AS ${q(c)}`));
       const sets = [
         ...set.map((c) => `${q(c)} = ${spec.byName.get(c)!.cast(`u.${q(c)}`)}`),

@@ -16,6 +16,12 @@ export interface ColumnSpec {
   kind: ColumnKind;
   /** Element type of the array bound for this column in `unnest(...)`. */
   bindType: string;
+  /**
+   * How a batch binds this column: `array`, a PostgreSQL array literal expanded by `unnest($n::bindType[])`;
+   * `json`, one JSON array of the values expanded by `jsonb_array_elements($n::jsonb)` (parsed once, and the
+   * values need no escaping).
+   */
+  bind: 'array' | 'json';
   /** SQL expression turning the bound element `x` into the column's type. */
   cast: (x: string) => string;
   /** SQL expression reading the column as Discord JSON-compatible value. */
@@ -44,6 +50,10 @@ const q = (name: string) => `"${name}"`;
 function columnSpec(name: string, columnType: string): ColumnSpec {
   const kind = KINDS[columnType];
   if (!kind) throw new Error(`column ${name}: unsupported column type ${columnType}`);
+  return { bind: 'array', ...columnConversions(name, kind) };
+}
+
+function columnConversions(name: string, kind: ColumnKind): Omit<ColumnSpec, 'bind'> & Partial<Pick<ColumnSpec, 'bind'>> {
   switch (kind) {
     case 'snowflake':
       return { name, kind, bindType: 'bigint', cast: (x) => x, read: (c) => `${c}::text` };
@@ -59,7 +69,8 @@ function columnSpec(name: string, columnType: string): ColumnSpec {
     case 'time':
       return { name, kind, bindType: 'timestamptz', cast: (x) => x, read: (c) => `to_json(${c}) #>> '{}'` };
     case 'json':
-      return { name, kind, bindType: 'text', cast: (x) => `${x}::jsonb`, read: (c) => c };
+      // Values are JSON texts and never JSON null (null is SQL NULL): the array's `null` elements are NULL.
+      return { name, kind, bindType: 'jsonb', bind: 'json', cast: (x) => `NULLIF(${x}, 'null'::jsonb)`, read: (c) => c };
   }
 }
 

@@ -14,6 +14,7 @@ import { truncateAll } from '../helpers/snapshot.js';
 const G = '81384788765712384'; // shard (G >> 22) % 2 computed below
 const U1 = '80351110224678912';
 const U2 = '80351110224678913';
+const U3 = '80351110224678914';
 const BOT = '900000000000000018';
 const C1 = '81384788765712385';
 const C2 = '81384788765712386';
@@ -433,15 +434,21 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
   });
 
   it('any string and JSON value round-trips through the bound arrays unchanged', async () => {
+    // Bodies with "__proto__" / "constructor.prototype" keys are refused as a whole (Fastify's prototype-poisoning guard).
+    const safeJson = fc.jsonValue().filter((v) => !/"(__proto__|constructor)"/.test(JSON.stringify(v) ?? ''));
     await fc.assert(
-      fc.asyncProperty(fc.string(), fc.jsonValue(), async (text, json) => {
+      fc.asyncProperty(fc.string(), safeJson, async (text, json) => {
         const clean = text.replaceAll('\0', '');
         const value = JSON.parse(JSON.stringify(json ?? null).replaceAll('\\u0000', '')) as unknown;
         const r = await dispatch(app, [
           ev('USER_UPDATE', { id: U1, username: clean, global_name: 'NULL', avatar: '{"a",\\b}', collectibles: value }),
           ev('USER_UPDATE', { id: U2, username: '' }),
+          // Same columns as U1 (one statement), with JSON null: SQL NULL, not JSON null.
+          ev('USER_UPDATE', { id: U3, username: 'u3', global_name: null, avatar: null, collectibles: null }),
         ]);
         expect(r.status).toBe(200);
+        expect(await one('users', `id = ${U3}`)).toMatchObject({ username: 'u3', collectibles: null });
+        expect((await db.query(`SELECT count(*)::int AS n FROM users WHERE collectibles = 'null'::jsonb`))[0]).toEqual({ n: 0 });
         const row = await one('users', `id = ${U1}`);
         expect(row).toMatchObject({ username: clean, global_name: 'NULL', avatar: '{"a",\\b}' });
         expect(row!.collectibles).toEqual(value === null ? null : value);

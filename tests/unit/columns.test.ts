@@ -75,8 +75,10 @@ describe('specs (derived from the Drizzle schema)', () => {
     expect([snowflake.bindType, snowflake.cast('x'), snowflake.read('c')]).toEqual(['bigint', 'x', 'c::text']);
     const snowflakes = col('members', 'roles');
     expect([snowflakes.bindType, snowflakes.cast('x'), snowflakes.read('c')]).toEqual(['text', 'x::bigint[]', 'c::text[]']);
+    expect(snowflakes.bind).toBe('array');
+    // JSON columns travel as one JSON array per column (jsonb_array_elements); its null elements are NULL.
     const json = col('guilds', 'roles');
-    expect([json.bindType, json.cast('x'), json.read('c')]).toEqual(['text', 'x::jsonb', 'c']);
+    expect([json.bind, json.bindType, json.cast('x'), json.read('c')]).toEqual(['json', 'jsonb', "NULLIF(x, 'null'::jsonb)", 'c']);
     const time = col('members', 'joined_at');
     expect([time.bindType, time.cast('x'), time.read('c')]).toEqual(['timestamptz', 'x', "to_json(c) #>> '{}'"]);
     expect(col('users', 'bot').bindType).toBe('boolean');
