@@ -75,6 +75,10 @@ export class Batch {
   /** The bot user seen in READY / USER_UPDATE during this batch. */
   botUserId: string | undefined;
 
+  /** Writes sent and not yet answered (see `sendAll`), and whether one of them failed. */
+  private inflight: Promise<unknown>[] = [];
+  private failed = false;
+
   constructor(
     private readonly sql: Work,
     private readonly options: BatchOptions,
@@ -98,12 +102,14 @@ export class Batch {
 
   /** A write inside the transaction (which it begins if needed). */
   private async exec(statement: S.Statement, params: unknown[]) {
+    await this.settle();
     this.stats.statements++;
     return S.run(this.sql, statement, params);
   }
 
   /** A read: needs no transaction (there is a single writer), joins it once begun. */
   private async read(statement: S.Statement, params: unknown[]) {
+    await this.settle();
     this.stats.statements++;
     return this.sql.read(statement.text, params, statement.name);
   }
@@ -292,14 +298,12 @@ export class Batch {
   /**
    * Runs drained phases in order. Small writes: one statement per phase (the last one `final` when `last`:
    * alone, without BEGIN/COMMIT, when nothing else needed a transaction). Large writes: one statement per
-   * part and chunk, each sent as soon as its arrays are built, so the next one is built while the database
-   * runs this one (node-postgres sends a queued statement once the previous one answered; yielding to the
-   * event loop between builds lets it).
+   * part and chunk, pipelined (`sendAll`).
    */
   private async write(phases: S.Part[][], last: boolean) {
     let rows = 0;
     for (const phase of phases) for (const part of phase) rows += part.rows;
-    if (rows < (this.options.pipelineRows ?? PIPELINE_ROWS)) {
+    if (rows < (this.options.pipelineRows ?? PIPELINE_ROWS) && this.inflight.length === 0) {
       for (let i = 0; i < phases.length; i++) {
         const { text, params, name } = S.combine(phases[i]!);
         this.stats.statements++;
@@ -308,20 +312,44 @@ export class Batch {
       }
       return;
     }
-    const sent: Promise<unknown>[] = [];
-    let failed = false;
+    await this.sendAll(phases);
+    await this.settle();
+  }
+
+  /**
+   * Sends one statement per part, each as soon as its arrays are built, without waiting for the database:
+   * the next one is built while the database runs this one (node-postgres sends a chained statement once the
+   * previous one answered; yielding to the event loop between builds lets it). `settle` waits for them.
+   */
+  private async sendAll(phases: S.Part[][]) {
     for (const phase of phases) {
       for (const part of phase) {
-        if (failed) break;
+        if (this.failed) return;
         const { text, params, name } = S.combine([part]);
         this.stats.statements++;
-        const p = this.sql.send(text, params, name);
-        p.catch(() => (failed = true));
-        sent.push(p);
+        const sent = this.sql.send(text, params, name);
+        sent.catch(() => (this.failed = true));
+        this.inflight.push(sent);
         await new Promise(setImmediate);
       }
     }
+  }
+
+  /** Waits for the statements in flight; throws the first failure. */
+  private async settle() {
+    if (this.inflight.length === 0) return;
+    const sent = this.inflight;
+    this.inflight = [];
     await Promise.all(sent);
+  }
+
+  /**
+   * A table whose buffer reached a statement's worth of rows is written now, without waiting, so the
+   * database works while the rest of a giant request (a GUILD_CREATE with 100,000 members) is applied.
+   * Writing one table early keeps every table's history in order, like the flush before a cascade.
+   */
+  private async flushEarly(table: TableName) {
+    await this.sendAll(this.drain([table]));
   }
 
   // ---- applying changes ----
@@ -332,9 +360,10 @@ export class Batch {
    */
   apply(change: Change): Promise<void> | undefined {
     switch (change.kind) {
-      case 'upsert':
+      case 'upsert': {
         this.upsert(change.table, change.row);
-        return undefined;
+        return this.buf(change.table).upserts.size >= this.chunkRows ? this.flushEarly(change.table) : undefined;
+      }
       case 'update':
         this.update(change.table, change.row, change.inc);
         return undefined;

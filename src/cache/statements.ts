@@ -272,13 +272,16 @@ export const STRIP_ROLE: Statement = {
 };
 
 /**
- * Keeps the newest `$2` messages of each channel in `$1`. Every step is an index scan, whatever the plan (a
- * plan made while the table was small must not turn into a scan of the whole table per channel).
+ * Keeps the newest `$2` messages of each channel in `$1`, deleting at most `$3` older ones per channel (the
+ * rest go at a later pruning). One bounded index scan per channel, whatever the plan: it walks the `$2`
+ * newest entries and the `$3` after them, never the entries of messages deleted earlier (without a vacuum
+ * they stay in the index, and an unbounded walk got slower with every pruning). Returns the channel of every
+ * deleted message.
  */
 export const PRUNE_MESSAGES = `DELETE FROM messages WHERE id = ANY(ARRAY(
     SELECT old.id FROM unnest($1::bigint[]) AS c(id)
-    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT 1) AS cut
-    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id AND id <= cut.id) AS old))`;
+    CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT $3::int) AS old))
+  RETURNING channel_id::text AS channel_id`;
 
 /** Reads one column of one row (`$1…` = primary key). */
 export function readColumnStatement(table: TableName, column: string): Statement {

@@ -38,6 +38,12 @@ export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
 }
 
+/** Messages one pruning deletes per channel at most (a channel is due every `messageLimit / 4` new ones). */
+const PRUNE_MAX_PER_CHANNEL = 1_000;
+
+/** New messages in a channel that make it due for pruning. */
+const pruneEvery = (limit: number) => Math.max(1, Math.floor(limit / 4));
+
 interface Job {
   changes: Change[];
   weight: number;
@@ -104,15 +110,16 @@ export class Writer {
   }
 
   /**
-   * Message retention: once a channel got `messageLimit / 10` (at least 1) new messages since its last
+   * Message retention: once a channel got `messageLimit / 4` (at least 1) new messages since its last
    * pruning, it is due, and the oldest beyond `messageLimit` go right after the transaction (its answers
-   * are not held back). A channel therefore holds up to about 10% more than the limit between prunings.
+   * are not held back). A channel therefore holds up to 25% more than the limit between prunings. Finding
+   * a channel's cut reads its `messageLimit` newest messages, so pruning is kept to once per quarter.
    * Retention is housekeeping, not part of the requests' atomicity: a failed pruning is retried later.
    */
   private countMessages(inserted: Map<string, number>) {
     const limit = this.options.messageLimit;
     if (limit <= 0) return;
-    const every = Math.max(1, Math.floor(limit / 10));
+    const every = pruneEvery(limit);
     for (const [channel, n] of inserted) {
       const total = (this.sinceLastPrune.get(channel) ?? 0) + n;
       if (total >= every) {
@@ -128,9 +135,13 @@ export class Writer {
     const due = [...this.duePrune];
     this.duePrune.clear();
     try {
-      await this.db.query(PRUNE_MESSAGES, [due, this.options.messageLimit]);
+      const deleted = await this.db.query<{ channel_id: string }>(PRUNE_MESSAGES, [due, this.options.messageLimit, PRUNE_MAX_PER_CHANNEL]);
+      // A channel far over the limit (MESSAGE_LIMIT lowered) stays due until it is back under it.
+      const perChannel = new Map<string, number>();
+      for (const { channel_id } of deleted) perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
+      for (const [channel, n] of perChannel) if (n >= PRUNE_MAX_PER_CHANNEL) this.duePrune.add(channel);
     } catch {
-      const every = Math.max(1, Math.floor(this.options.messageLimit / 10));
+      const every = pruneEvery(this.options.messageLimit);
       for (const channel of due) this.sinceLastPrune.set(channel, every - 1);
     }
   }

@@ -26,6 +26,16 @@ describe('writer', () => {
     await writer.close();
   });
 
+  it('retention: a channel far over the limit is pruned in bounded steps until it holds the newest messages', { timeout: 30_000 }, async () => {
+    const writer = new Writer(db, { queueLimit: 10_000, messageLimit: 3 });
+    const channel = '9000';
+    // 2,500 messages at once: a pruning deletes at most 1,000 per channel, so it takes three.
+    await writer.submit(Array.from({ length: 2_500 }, (_, i) => upsert('messages', { id: String(10_000 + i), channel_id: channel })));
+    await writer.close(); // waits for the housekeeping too
+    const kept = await db.query<{ id: string }>('SELECT id::text AS id FROM messages WHERE channel_id = $1 ORDER BY id', [channel]);
+    expect(kept.map((r) => r.id)).toEqual(['12497', '12498', '12499']);
+  });
+
   it('merges requests queued during a transaction into one, and answers 503 past the queue limit', async () => {
     let commits = 0;
     const writer = new Writer(db, { queueLimit: 10, messageLimit: 0 }, { onCommit: () => commits++ });
