@@ -438,6 +438,12 @@ export class Batch {
       case 'self':
         this.botUserId = change.userId;
         return;
+      case 'expand':
+        for (const c of change.changes()) {
+          const pending = this.apply(c);
+          if (pending) await pending;
+        }
+        return;
       default:
         return;
     }

@@ -34,7 +34,20 @@ export type Change =
   /** The bot's own user id (READY, USER_UPDATE): reactions by it set `me`. */
   | { kind: 'self'; userId: string }
   /** Reaction counters on a cached message. */
-  | { kind: 'reaction'; messageId: string; op: ReactionOp };
+  | { kind: 'reaction'; messageId: string; op: ReactionOp }
+  /**
+   * Changes mapped while they are applied (the members of a giant GUILD_CREATE), so the database writes the
+   * first ones while the rest are mapped. `changes()` is pure and starts over on every call (a failed group
+   * is retried request by request); a validation error surfaces while applying and rolls the request back.
+   */
+  | { kind: 'expand'; size: number; changes: () => Iterable<Change> };
+
+/** How many changes `changes` stands for (an `expand` counts what it produces). */
+export function changeCount(changes: readonly Change[]): number {
+  let n = 0;
+  for (const c of changes) n += c.kind === 'expand' ? c.size : 1;
+  return n;
+}
 
 export type ReactionOp =
   | { type: 'add'; emoji: Record<string, unknown>; burst: boolean; userId: string }

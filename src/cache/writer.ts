@@ -10,7 +10,7 @@
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
 import { PRUNE_MESSAGES } from './statements.js';
-import type { Change } from './changes.js';
+import { changeCount, type Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
 
 export interface WriterOptions {
@@ -46,6 +46,8 @@ const pruneEvery = (limit: number) => Math.max(1, Math.floor(limit / 4));
 
 interface Job {
   changes: Change[];
+  /** Changes it stands for (see `changeCount`). */
+  size: number;
   weight: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -84,7 +86,7 @@ export class Writer {
       return Promise.reject(new UnavailableError(`write queue full (${this.queuedWeight} events waiting)`, 1));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ changes, weight, resolve, reject });
+      this.queue.push({ changes, size: changeCount(changes), weight, resolve, reject });
       this.queuedWeight += weight;
       this.kick();
     });
@@ -152,11 +154,11 @@ export class Writer {
     let size = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      if (jobs.length > 0 && size + next.changes.length > max) break;
+      if (jobs.length > 0 && size + next.size > max) break;
       this.queue.shift();
       this.queuedWeight -= next.weight;
       jobs.push(next);
-      size += next.changes.length;
+      size += next.size;
     }
     return jobs;
   }
@@ -207,7 +209,7 @@ export class Writer {
       const batch = new Batch(work, { botUserId, pipelineRows: this.options.pipelineRows, chunkRows: this.options.chunkRows });
       for (const job of jobs) {
         events += job.weight;
-        changes += job.changes.length;
+        changes += job.size;
         for (const change of job.changes) {
           const pending = batch.apply(change);
           if (pending) await pending;

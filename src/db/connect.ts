@@ -136,6 +136,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       let broken = false;
       let begun = false;
       let tail: Promise<unknown> = Promise.resolve();
+      let ended = false;
       const onError = () => (broken = true);
       client.on('error', onError);
       const run = async (text: string, params?: unknown[], name?: string) =>
@@ -157,16 +158,25 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
               begun = true;
               previous = client.query('begin');
             }
-            const sent = previous.then(() => run(text, params, name));
+            const sent = previous.then(() => {
+              // Never after the unit of work ended: a write queued behind a failure must not run after the
+              // ROLLBACK, in autocommit.
+              if (ended) throw new Error('the unit of work ended before this write was sent');
+              return run(text, params, name);
+            });
             tail = sent;
             return sent;
           },
           read: run,
           final: run,
         });
+        ended = true;
+        await tail; // everything sent has answered (the caller awaited it: this only guards)
         if (begun) await client.query('commit');
         return result;
       } catch (err) {
+        ended = true;
+        await tail.catch(() => {}); // the write running now finishes before the ROLLBACK
         if (begun) {
           try {
             await client.query('rollback');
@@ -286,14 +296,23 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     work: (fn) =>
       client.transaction(async (t) => {
         const q = async (text: string, params?: unknown[]) => (await t.query<never>(text, params)).rows;
-        // One statement at a time: a sent write waits for the previous one.
+        // One statement at a time: a sent write waits for the previous one, and none runs once fn ended.
         let last: Promise<unknown> = Promise.resolve();
+        let ended = false;
         const send = (text: string, params?: unknown[]) => {
-          const p = last.then(() => q(text, params));
+          const p = last.then(() => {
+            if (ended) throw new Error('the unit of work ended before this write was sent');
+            return q(text, params);
+          });
           last = p.catch(() => {});
           return p;
         };
-        return fn({ query: q, read: q, final: q, send });
+        try {
+          return await fn({ query: q, read: q, final: q, send });
+        } finally {
+          ended = true;
+          await last;
+        }
       }),
     async ping() {
       if (closed) throw new Error('database closed');

@@ -3,7 +3,8 @@
  * the restart reconcile, and the traps.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { EXPAND_MEMBERS } from '../../src/cache/events/guilds.js';
 import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { createPglite, createPostgres } from '../helpers/db.js';
@@ -416,6 +417,32 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
     const before = (await get('/v1/stats')).body.ingest as { rejected: number };
     await dispatch(app, ev('GUILD_MEMBER_ADD', { guild_id: 'x' }));
     expect(((await get('/v1/stats')).body.ingest as { rejected: number }).rejected).toBe(before.rejected + 1);
+  });
+
+  it('a giant GUILD_CREATE (members mapped while written): all applied; a bad last member: 400, nothing of it applied', { timeout: 60_000 }, async () => {
+    const n = EXPAND_MEMBERS + 500;
+    // 1,000 rows per statement: the first members are sent to the database before the last is mapped.
+    const app = await makeApp(db, { messageLimit: 3, chunkRows: 1_000 });
+    onTestFinished(() => app.close());
+    const members = Array.from({ length: n }, (_, i) => member(String(90_000_000_000_000_000n + BigInt(i))));
+    const big = guildCreate({ members, channels: [textChannel(C1)], threads: [], presences: [] });
+    expect((await dispatch(app, big)).status).toBe(200);
+    expect(await count('members', `guild_id = ${G}`)).toBe(n);
+    expect(await count('users')).toBe(n);
+
+    await db.query('DELETE FROM members');
+    await db.query('DELETE FROM users');
+    await db.query('DELETE FROM guilds');
+    const bad = structuredClone(big);
+    ((bad.d as { members: { user: { id: unknown } }[] }).members)[n - 1]!.user.id = 7;
+    // Sent beside a good request: the two may share a transaction; the good one is applied alone.
+    const [r, good] = await Promise.all([dispatch(app, [ev('USER_UPDATE', user(U2)), bad]), dispatch(app, ev('USER_UPDATE', user(U1)))]);
+    expect(r.status).toBe(400);
+    expect(String(r.body.message)).toContain(`body[1].d.members[${n - 1}].user.id`);
+    expect(good.status).toBe(200);
+    expect(await count('guilds')).toBe(0);
+    expect(await count('members')).toBe(0);
+    expect((await db.query<{ id: string }>('SELECT id::text AS id FROM users')).map((u) => u.id)).toEqual([U1]);
   });
 
   it('camelCased packets get a 400 that says to forward raw snake_case', async () => {

@@ -7,6 +7,9 @@ import { memberWithUserChanges } from './members.js';
 import { presenceChanges } from './presences.js';
 import { threadChanges } from './threads.js';
 
+/** Members from which GUILD_CREATE maps them while they are written rather than before. */
+export const EXPAND_MEMBERS = 5_000;
+
 const idsOf = (changes: Change[], table: 'channels' | 'threads') =>
   changes.flatMap((c) => (c.kind === 'upsert' && c.table === table ? [String(c.row.id)] : []));
 
@@ -32,9 +35,19 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
   }
   changes.push(...channels, ...threads);
   // Members and presences are NOT complete (large guilds, intents): never delete because they are missing.
-  optionalArrayAt(d.members, `${path}.members`)?.forEach((m, i) =>
-    changes.push(...memberWithUserChanges(m, id, `${path}.members[${i}]`)),
-  );
+  const members = optionalArrayAt(d.members, `${path}.members`);
+  if (members && members.length > EXPAND_MEMBERS) {
+    // A giant guild: its members are mapped as the writer applies them (see `expand` in changes.ts).
+    changes.push({
+      kind: 'expand',
+      size: members.length * 2,
+      *changes() {
+        for (let i = 0; i < members.length; i++) yield* memberWithUserChanges(members[i], id, `${path}.members[${i}]`);
+      },
+    });
+  } else {
+    members?.forEach((m, i) => changes.push(...memberWithUserChanges(m, id, `${path}.members[${i}]`)));
+  }
   optionalArrayAt(d.presences, `${path}.presences`)?.forEach((p, i) =>
     changes.push(...presenceChanges(p, id, `${path}.presences[${i}]`, ctx.deleteOfflinePresences)),
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Change } from '../../../src/cache/changes.js';
-import { GUILD_CREATE, GUILD_DELETE, GUILD_EMOJIS_UPDATE, GUILD_UPDATE } from '../../../src/cache/events/guilds.js';
+import { EXPAND_MEMBERS, GUILD_CREATE, GUILD_DELETE, GUILD_EMOJIS_UPDATE, GUILD_UPDATE } from '../../../src/cache/events/guilds.js';
 import { mapDispatch, mappers } from '../../../src/cache/events/index.js';
 import { GUILD_ROLE_CREATE, GUILD_ROLE_DELETE, GUILD_ROLE_UPDATE } from '../../../src/cache/events/roles.js';
 import { specs } from '../../../src/discord/columns.js';
@@ -474,5 +474,34 @@ describe('guild rows hold guild columns only', () => {
         for (const key of Object.keys(row)) expect(specs.guilds.byName.has(key)).toBe(true);
       }
     }
+  });
+});
+
+describe('GUILD_CREATE of a giant guild: members mapped while they are written', () => {
+  const memberOf = (i: number) => ({ user: { id: String(1_000_000 + i), username: `u${i}` }, roles: [], joined_at: null, deaf: false, mute: false, flags: 0 });
+  const big = (n: number, patch?: (members: Record<string, unknown>[]) => void) => {
+    const members = Array.from({ length: n }, (_, i) => memberOf(i));
+    patch?.(members);
+    return { id: '42', name: 'big', channels: [], members };
+  };
+
+  it(`up to ${EXPAND_MEMBERS} members are mapped at once; beyond, one re-iterable expand change yields the same changes`, () => {
+    expect(GUILD_CREATE(big(EXPAND_MEMBERS), ctx()).some((c) => c.kind === 'expand')).toBe(false);
+    const n = EXPAND_MEMBERS + 1;
+    const changes = GUILD_CREATE(big(n), ctx());
+    const expand = changes.find((c): c is Extract<Change, { kind: 'expand' }> => c.kind === 'expand')!;
+    expect(expand.size).toBe(2 * n);
+    const produced = [...expand.changes()];
+    expect(produced).toHaveLength(2 * n);
+    expect([...expand.changes()]).toEqual(produced); // starts over
+    // The same changes, in the same order, as the members mapped one by one.
+    const eager = Array.from({ length: n }, (_, i) => GUILD_CREATE({ id: '42', name: 'big', channels: [], members: [memberOf(i)] }, ctx()).slice(-2)).flat();
+    expect(produced).toEqual(eager);
+  });
+
+  it('a bad member is not found by the mapping: iterating the expand change throws, naming the field', () => {
+    const changes = GUILD_CREATE(big(EXPAND_MEMBERS + 1, (m) => ((m[EXPAND_MEMBERS]!.user as Record<string, unknown>).id = 5)), ctx());
+    const expand = changes.find((c): c is Extract<Change, { kind: 'expand' }> => c.kind === 'expand')!;
+    expect(thrown(() => [...expand.changes()]).message).toBe(`body[0].d.members[${EXPAND_MEMBERS}].user.id must be a snowflake (a string of up to 20 digits below 2^63)`);
   });
 });
