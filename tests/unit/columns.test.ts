@@ -168,7 +168,8 @@ describe('toColumn', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
         if (v === null) return;
-        expect(JSON.parse(toColumn(c, v, P) as string)).toEqual(v);
+        // What JSON can carry (-0 is written 0, as by any JSON encoder).
+        expect(JSON.parse(toColumn(c, v, P) as string)).toEqual(JSON.parse(JSON.stringify(v)));
       }),
     );
   });
