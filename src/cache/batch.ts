@@ -47,6 +47,14 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+/** Each column's bit in a row's column mask: 2^(its position in the table). */
+const bitsByTable = new Map<TableName, Map<string, number>>();
+function columnBits(table: TableName): Map<string, number> {
+  let bits = bitsByTable.get(table);
+  if (!bits) bitsByTable.set(table, (bits = new Map(specs[table].columns.map((c, i) => [c.name, 2 ** i]))));
+  return bits;
+}
+
 const ALL_TABLES: TableName[] = Object.keys(specs) as TableName[];
 const GUILD_TABLES: TableName[] = ['guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds'];
 
@@ -271,9 +279,10 @@ export class Batch {
         // Rows grouped by the set of columns they carry, as a bit mask (tables have fewer than 53 columns).
         const groups = new Map<number, Row[]>();
         const names = specs[table].columns.map((c) => c.name);
+        const bits = columnBits(table);
         for (const row of b.upserts.values()) {
           let mask = 0;
-          for (let i = 0; i < names.length; i++) if (row[names[i]!] !== undefined) mask += 2 ** i;
+          for (const key in row) if (row[key] !== undefined) mask += bits.get(key) ?? 0;
           let g = groups.get(mask);
           if (!g) groups.set(mask, (g = []));
           g.push(row);
