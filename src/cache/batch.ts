@@ -8,8 +8,9 @@
  * - an update folds into a pending upsert of its row, is dropped when the row is known deleted, and is
  *   otherwise kept; updates run first at flush, which is correct because an update that was *not* folded
  *   either came before the row's pending upsert or touches columns that upsert does not.
- * A flush of a table runs its updates, deletes and upserts as one statement each (per column set).
- * Changes that read or touch rows by something other than their key (cascades, GUILD_CREATE's retain,
+ * A flush of a table runs its updates, deletes and upserts as one statement each (per column set, and per
+ * chunk of CHUNK_ROWS rows); large flushes are pipelined (`sendAll`), and a table whose buffer fills a chunk
+ * is flushed early, while the rest of the batch is still being applied. Changes that read or touch rows by something other than their key (cascades, GUILD_CREATE's retain,
  * READY's reconcile, role stripping) first flush the tables they involve, then run as SQL: that keeps the
  * order of every table's history. Reads of a single row (member exists? reactions, roles) consult the buffer
  * first and the database only when the buffer says nothing about that row.
