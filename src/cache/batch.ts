@@ -10,7 +10,8 @@
  *   either came before the row's pending upsert or touches columns that upsert does not.
  * A flush of a table runs its updates, deletes and upserts as one statement each (per column set, and per
  * chunk of CHUNK_ROWS rows); large flushes are pipelined (`sendAll`), and a table whose buffer fills a chunk
- * is flushed early, while the rest of the batch is still being applied. Changes that read or touch rows by something other than their key (cascades, GUILD_CREATE's retain,
+ * is flushed early, while the rest of the batch is still being applied.
+ * Changes that read or touch rows by something other than their key (cascades, GUILD_CREATE's retain,
  * READY's reconcile, role stripping) first flush the tables they involve, then run as SQL: that keeps the
  * order of every table's history. Reads of a single row (member exists? reactions, roles) consult the buffer
  * first and the database only when the buffer says nothing about that row.
@@ -328,8 +329,8 @@ export class Batch {
 
   /**
    * Sends one statement per part, each as soon as its arrays are built, without waiting for the database:
-   * the next one is built while the database runs this one (node-postgres sends a chained statement once the
-   * previous one answered; yielding to the event loop between builds lets it). `settle` waits for them.
+   * the next one is built while the database runs this one (`Work.send` chains each statement behind the
+   * previous one's answer; yielding to the event loop between builds lets that answer in). `settle` waits.
    */
   private async sendAll(phases: S.Part[][]) {
     for (const phase of phases) {

@@ -36,6 +36,20 @@ describe('writer', () => {
     expect(kept.map((r) => r.id)).toEqual(['12497', '12498', '12499']);
   });
 
+  it('a group that fails is retried request by request with each request as it was sent (merging copies rows)', async () => {
+    const writer = new Writer(db, { queueLimit: 100, messageLimit: 0 });
+    const first = writer.submit([user(4000)]);
+    // Queued while the first one runs: one transaction for both, where B's row merges into A's.
+    const a = writer.submit([upsert('users', { id: '4001', username: 'a' })]);
+    const b = writer.submit([upsert('users', { id: '4001', username: 'b', accent_color: 'not a number' })]);
+    await first;
+    await a;
+    await expect(b).rejects.toBeInstanceOf(RejectedDataError);
+    const [row] = await db.query<{ username: string; accent_color: number | null }>('SELECT username, accent_color FROM users WHERE id = 4001');
+    expect(row).toEqual({ username: 'a', accent_color: null });
+    await writer.close();
+  });
+
   it('merges requests queued during a transaction into one, and answers 503 past the queue limit', async () => {
     let commits = 0;
     const writer = new Writer(db, { queueLimit: 10, messageLimit: 0 }, { onCommit: () => commits++ });
