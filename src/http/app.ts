@@ -2,7 +2,7 @@
  * buildApp(deps): the Fastify application, separate from the process entry so tests can `inject()` into it.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { Reads } from '../cache/reads.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
@@ -52,6 +52,15 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** The `/v1` scope's hook: 401 unless `Authorization: Bearer <token>`. */
+function bearerAuth(token: string) {
+  return async (request: FastifyRequest) => {
+    if (!tokenMatches(request.headers.authorization, token)) {
+      throw new HttpError(401, 'missing or wrong bearer token: send Authorization: Bearer <CACHE_TOKEN>');
+    }
+  };
+}
+
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = options.bodyLimit ?? 32 * 1024 * 1024;
   const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
@@ -95,16 +104,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  if (options.cacheToken) {
-    const token = options.cacheToken;
-    app.addHook('onRequest', async (request) => {
-      if (!request.url.startsWith('/v1/')) return;
-      if (!tokenMatches(request.headers.authorization, token)) {
-        throw new HttpError(401, 'missing or wrong bearer token: send Authorization: Bearer <CACHE_TOKEN>');
-      }
-    });
-  }
-
   // Everything accepted is committed before the process lets go of the database.
   app.addHook('onClose', async () => {
     await writer.close();
@@ -114,17 +113,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerDocs(app);
 
   operationsRoutes(app, ctx);
-  statsRoutes(app, ctx);
-  dispatchRoutes(app, ctx);
-  usersRoutes(app, ctx);
-  guildsRoutes(app, ctx);
-  unavailableGuildsRoutes(app, ctx);
-  membersRoutes(app, ctx);
-  permissionsRoutes(app, ctx);
-  presencesRoutes(app, ctx);
-  channelsRoutes(app, ctx);
-  threadsRoutes(app, ctx);
-  messagesRoutes(app, ctx);
+  // Every cache route lives in the /v1 scope, and its token check hangs on the scope: it runs for every route
+  // the router matched there, whatever spelling of the URL reached it (`/%761/stats` is routed to /v1/stats).
+  await app.register(
+    async (v1) => {
+      if (options.cacheToken) v1.addHook('onRequest', bearerAuth(options.cacheToken));
+      statsRoutes(v1, ctx);
+      dispatchRoutes(v1, ctx);
+      usersRoutes(v1, ctx);
+      guildsRoutes(v1, ctx);
+      unavailableGuildsRoutes(v1, ctx);
+      membersRoutes(v1, ctx);
+      permissionsRoutes(v1, ctx);
+      presencesRoutes(v1, ctx);
+      channelsRoutes(v1, ctx);
+      threadsRoutes(v1, ctx);
+      messagesRoutes(v1, ctx);
+    },
+    { prefix: '/v1' },
+  );
 
   await app.ready();
   return app;

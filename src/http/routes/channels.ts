@@ -33,7 +33,7 @@ export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   // Not paged: Discord caps a guild at 500 channels.
   app.get<{ Params: GuildParams }>(
-    '/v1/guilds/:guildId/channels',
+    '/guilds/:guildId/channels',
     {
       schema: {
         tags,
@@ -47,7 +47,7 @@ export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.get<{ Params: Params }>(
-    '/v1/channels/:channelId',
+    '/channels/:channelId',
     { schema: { tags, summary: 'A cached channel (threads are at /v1/threads/:threadId)', params, response: readResponses(one('Channel')) } },
     async (request) => read(snowflakeParam(request.params.channelId, 'params.channelId')),
   );
@@ -59,7 +59,7 @@ export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
    * also writes users).
    */
   app.put<{ Params: Params }>(
-    '/v1/channels/:channelId',
+    '/channels/:channelId',
     {
       schema: {
         tags,
@@ -82,7 +82,7 @@ export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/channels/:channelId',
+    '/channels/:channelId',
     { schema: { tags, summary: 'Delete a channel with its threads and the messages of both', params, response: deleteResponses } },
     async (request, reply) => {
       const id = snowflakeParam(request.params.channelId, 'params.channelId');

@@ -30,7 +30,7 @@ const schema = {
 export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
   const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
 
-  app.post('/v1/dispatch', { schema }, async (request) => {
+  app.post('/dispatch', { schema }, async (request) => {
     const body = request.body;
     const items = Array.isArray(body) ? body : [body];
     if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');

@@ -32,20 +32,20 @@ export function guildsRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Querystring: ListQuery }>(
-    '/v1/guilds',
+    '/guilds',
     { schema: { tags, summary: 'Cached guilds, by id ascending', querystring: pageQuery('after'), response: listResponses(list('Guild')) } },
     async (request) => (await ctx.reads.guilds(pageParam(request.query, 'after'))).map(shapeGuild),
   );
 
   app.get<{ Params: Params }>(
-    '/v1/guilds/:guildId',
+    '/guilds/:guildId',
     { schema: { tags, summary: 'A cached guild', params, response: readResponses(one('Guild')) } },
     async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId')),
   );
 
   // Only the guild's own columns: nested channels, members, ... are not written (PUT them separately).
   app.put<{ Params: Params }>(
-    '/v1/guilds/:guildId',
+    '/guilds/:guildId',
     {
       schema: {
         tags,
@@ -65,7 +65,7 @@ export function guildsRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/guilds/:guildId',
+    '/guilds/:guildId',
     {
       schema: {
         tags,

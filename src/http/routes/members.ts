@@ -53,7 +53,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Params: GuildParams; Querystring: ListQuery }>(
-    '/v1/guilds/:guildId/members',
+    '/guilds/:guildId/members',
     {
       schema: {
         tags,
@@ -72,7 +72,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.get<{ Params: Params }>(
-    '/v1/guilds/:guildId/members/:userId',
+    '/guilds/:guildId/members/:userId',
     { schema: { tags, summary: 'A cached member (`user` is the cached user or `{ id }`)', params, response: readResponses(one('Member')) } },
     async (request) => {
       const { guildId, userId } = keyOf(request.params);
@@ -81,7 +81,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.put<{ Params: Params }>(
-    '/v1/guilds/:guildId/members/:userId',
+    '/guilds/:guildId/members/:userId',
     {
       schema: {
         tags,
@@ -100,7 +100,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/guilds/:guildId/members/:userId',
+    '/guilds/:guildId/members/:userId',
     { schema: { tags, summary: 'Delete a member (its user and presence stay)', params, response: deleteResponses } },
     async (request, reply) => {
       const { guildId, userId } = keyOf(request.params);

@@ -58,7 +58,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Params: ChannelParams; Querystring: ListQuery }>(
-    '/v1/channels/:channelId/messages',
+    '/channels/:channelId/messages',
     {
       schema: {
         tags,
@@ -75,7 +75,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.get<{ Params: Params }>(
-    '/v1/channels/:channelId/messages/:messageId',
+    '/channels/:channelId/messages/:messageId',
     { schema: { tags, summary: 'A cached message of this channel', params, response: readResponses(one('Message')) } },
     async (request) => {
       const { channelId, id } = keyOf(request.params);
@@ -84,7 +84,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.put<{ Params: Params }>(
-    '/v1/channels/:channelId/messages/:messageId',
+    '/channels/:channelId/messages/:messageId',
     {
       schema: {
         tags,
@@ -107,7 +107,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   // A message cached in another channel is left alone (as if absent): the path names both.
   app.delete<{ Params: Params }>(
-    '/v1/channels/:channelId/messages/:messageId',
+    '/channels/:channelId/messages/:messageId',
     { schema: { tags, summary: 'Delete a message of this channel', params, response: deleteResponses } },
     async (request, reply) => {
       const { channelId, id } = keyOf(request.params);

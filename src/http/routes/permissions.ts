@@ -33,7 +33,7 @@ export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Params: Params; Querystring: { channel_id?: string } }>(
-    '/v1/guilds/:guildId/members/:userId/permissions',
+    '/guilds/:guildId/members/:userId/permissions',
     {
       schema: {
         tags: ['computed'],

@@ -39,7 +39,7 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Params: GuildParams; Querystring: ListQuery }>(
-    '/v1/guilds/:guildId/presences',
+    '/guilds/:guildId/presences',
     {
       schema: {
         tags,
@@ -58,7 +58,7 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.get<{ Params: Params }>(
-    '/v1/guilds/:guildId/presences/:userId',
+    '/guilds/:guildId/presences/:userId',
     { schema: { tags, summary: 'A cached presence', params, response: readResponses(one('Presence')) } },
     async (request) => {
       const { guildId, userId } = keyOf(request.params);
@@ -68,7 +68,7 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   // The presence's `user` only identifies it (Discord's is partial): it is checked, not stored.
   app.put<{ Params: Params }>(
-    '/v1/guilds/:guildId/presences/:userId',
+    '/guilds/:guildId/presences/:userId',
     {
       schema: {
         tags,
@@ -93,7 +93,7 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/guilds/:guildId/presences/:userId',
+    '/guilds/:guildId/presences/:userId',
     { schema: { tags, summary: 'Delete a presence', params, response: deleteResponses } },
     async (request, reply) => {
       const { guildId, userId } = keyOf(request.params);

@@ -4,7 +4,7 @@ import type { RouteContext } from '../context.js';
 
 export function statsRoutes(app: FastifyInstance, ctx: RouteContext) {
   const schema = { tags: ['computed'], summary: 'Rows per table and ingest counters' };
-  app.get('/v1/stats', { schema }, async () => ({
+  app.get('/stats', { schema }, async () => ({
     tables: await ctx.reads.counts(),
     ingest: { ...ctx.metrics.totals, queue_depth: ctx.writer.depth },
   }));

@@ -34,7 +34,7 @@ export function threadsRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   // Not paged: the cache holds the threads the gateway reports (active ones, and those updated since).
   app.get<{ Params: GuildParams; Querystring: { parent_id?: string } }>(
-    '/v1/guilds/:guildId/threads',
+    '/guilds/:guildId/threads',
     {
       schema: {
         tags,
@@ -52,14 +52,14 @@ export function threadsRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.get<{ Params: Params }>(
-    '/v1/threads/:threadId',
+    '/threads/:threadId',
     { schema: { tags, summary: 'A cached thread', params, response: readResponses(one('Thread')) } },
     async (request) => read(snowflakeParam(request.params.threadId, 'params.threadId')),
   );
 
   // Symmetric to channels: a type that is not a thread type (10, 11, 12) is a 400; no type is accepted.
   app.put<{ Params: Params }>(
-    '/v1/threads/:threadId',
+    '/threads/:threadId',
     {
       schema: {
         tags,
@@ -82,7 +82,7 @@ export function threadsRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/threads/:threadId',
+    '/threads/:threadId',
     { schema: { tags, summary: 'Delete a thread with its messages', params, response: deleteResponses } },
     async (request, reply) => {
       const id = snowflakeParam(request.params.threadId, 'params.threadId');

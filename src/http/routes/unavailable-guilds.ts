@@ -31,7 +31,7 @@ export function unavailableGuildsRoutes(app: FastifyInstance, ctx: RouteContext)
 
   // Paged like the other id-ordered lists: a large bot can have many guilds in an outage.
   app.get<{ Querystring: ListQuery }>(
-    '/v1/unavailable-guilds',
+    '/unavailable-guilds',
     {
       schema: {
         tags,
@@ -44,14 +44,14 @@ export function unavailableGuildsRoutes(app: FastifyInstance, ctx: RouteContext)
   );
 
   app.get<{ Params: Params }>(
-    '/v1/unavailable-guilds/:guildId',
+    '/unavailable-guilds/:guildId',
     { schema: { tags, summary: 'A guild in an outage', params, response: readResponses(one('UnavailableGuild')) } },
     async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId')),
   );
 
   // The body is empty; `{}` or `{ "id": ..., "unavailable": true }` are accepted too.
   app.put<{ Params: Params }>(
-    '/v1/unavailable-guilds/:guildId',
+    '/unavailable-guilds/:guildId',
     {
       schema: {
         tags,
@@ -70,7 +70,7 @@ export function unavailableGuildsRoutes(app: FastifyInstance, ctx: RouteContext)
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/unavailable-guilds/:guildId',
+    '/unavailable-guilds/:guildId',
     { schema: { tags, summary: 'Forget that a guild is unavailable', params, response: deleteResponses } },
     async (request, reply) => {
       const id = snowflakeParam(request.params.guildId, 'params.guildId');

@@ -21,13 +21,13 @@ export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
   };
 
   app.get<{ Params: Params }>(
-    '/v1/users/:userId',
+    '/users/:userId',
     { schema: { tags, summary: 'A cached user', params, response: readResponses(one('User')) } },
     async (request) => read(snowflakeParam(request.params.userId, 'params.userId')),
   );
 
   app.put<{ Params: Params }>(
-    '/v1/users/:userId',
+    '/users/:userId',
     {
       schema: {
         tags,
@@ -46,7 +46,7 @@ export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/users/:userId',
+    '/users/:userId',
     { schema: { tags, summary: 'Delete a user (its members and presences stay)', params, response: deleteResponses } },
     async (request, reply) => {
       const id = snowflakeParam(request.params.userId, 'params.userId');
