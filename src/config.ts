@@ -1,4 +1,5 @@
 /** Environment → typed, validated configuration. The only module that reads `process.env`. */
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 
@@ -21,6 +22,8 @@ export interface Config {
   queueLimit: number;
   /** PRESENCE_UPDATE with status offline: delete the row (true) or keep it with status offline. */
   deleteOfflinePresences: boolean;
+  /** Seconds between the service's own vacuums when autovacuum is not running (0 = never). */
+  vacuumInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -55,13 +58,37 @@ function parseInteger(raw: string, min: number, max: number): number | undefined
   return n >= min && n <= max ? n : undefined;
 }
 
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
+/** True for the loopback address literals: 127.0.0.0/8 and ::1. A host name is not a literal (see `checkBindAddress`). */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || h.toLowerCase().startsWith('::ffff:127.');
   return false;
+}
+
+/**
+ * Without CACHE_TOKEN the service may only listen on loopback. A host name is resolved (every address it
+ * resolves to must be loopback: `localhost` may be mapped to anything in /etc/hosts). Throws `ConfigError`.
+ */
+export async function checkBindAddress(config: Pick<Config, 'host' | 'cacheToken'>, resolve = defaultResolve): Promise<void> {
+  const host = config.host.replace(/^\[|\]$/g, '');
+  if (config.cacheToken !== undefined || isIP(host) !== 0) return;
+  let addresses: string[];
+  try {
+    addresses = await resolve(host);
+  } catch (err) {
+    throw new ConfigError([`HOST=${config.host} does not resolve (${(err as Error).message})`]);
+  }
+  const open = addresses.filter((a) => !isLoopback(a));
+  if (addresses.length === 0 || open.length > 0) {
+    throw new ConfigError([
+      `HOST=${config.host} resolves to ${open.join(', ') || 'nothing'}, not only loopback, and CACHE_TOKEN is unset: set CACHE_TOKEN, or bind to 127.0.0.1`,
+    ]);
+  }
+}
+
+async function defaultResolve(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address);
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -89,7 +116,8 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(get('DATA_DIR') ?? './.data');
 
   const cacheToken = get('CACHE_TOKEN');
-  if (cacheToken === undefined && !isLoopback(host)) {
+  // A host name (`localhost`, …) is resolved by `checkBindAddress` before listening.
+  if (cacheToken === undefined && isIP(host.replace(/^\[|\]$/g, '')) !== 0 && !isLoopback(host)) {
     problems.push(
       `HOST=${host} is not a loopback address and CACHE_TOKEN is unset: set CACHE_TOKEN, or bind to 127.0.0.1`,
     );
@@ -135,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
   const messageLimit = int('MESSAGE_LIMIT', 200, 0, 100_000);
   const queueLimit = int('QUEUE_LIMIT', 10_000, 1, 10_000_000);
   const deleteOfflinePresences = bool('DELETE_OFFLINE_PRESENCES', false);
+  const vacuumInterval = int('VACUUM_INTERVAL', 60, 0, 86_400);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -149,5 +178,6 @@ export function loadConfig(env: Env = process.env): Config {
     messageLimit,
     queueLimit,
     deleteOfflinePresences,
+    vacuumInterval,
   };
 }

@@ -1,10 +1,11 @@
 /** Process entry: config → database → app → listen → graceful close on SIGINT/SIGTERM. */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, checkBindAddress, loadConfig } from './config.js';
 import { StartupError, openPglite, openPostgres, type Database } from './db/connect.js';
 import { buildApp } from './http/app.js';
 
 async function main() {
   const config = loadConfig();
+  await checkBindAddress(config);
   const db: Database = config.databaseUrl
     ? await openPostgres({ url: config.databaseUrl, migrate: config.migrateOnStart })
     : await openPglite({ dataDir: config.dataDir });
@@ -17,6 +18,7 @@ async function main() {
     messageLimit: config.messageLimit,
     queueLimit: config.queueLimit,
     deleteOfflinePresences: config.deleteOfflinePresences,
+    vacuumIntervalMs: config.vacuumInterval * 1000,
   });
   app.log.info(
     { database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL', auth: Boolean(config.cacheToken) },

@@ -20,7 +20,8 @@ import type { Work } from '../db/connect.js';
 import type { TableName } from '../db/schema.js';
 import { specs, type Row } from '../discord/columns.js';
 import type { Change, ReactionOp } from './changes.js';
-import { applyReaction, type Reaction } from './reactions.js';
+import { applyReaction } from './reactions.js';
+import { putRole, removeRole } from './roles.js';
 import * as S from './statements.js';
 
 interface PendingUpdate {
@@ -56,6 +57,9 @@ function columnBits(table: TableName): Map<string, number> {
   if (!bits) bitsByTable.set(table, (bits = new Map(specs[table].columns.map((c, i) => [c.name, 2 ** i]))));
   return bits;
 }
+
+/** Counters are int4 columns: increments stop at the bounds (as the SQL of `updatePart` does). */
+const saturate = (n: number) => Math.min(2147483647, Math.max(-2147483648, n));
 
 const ALL_TABLES: TableName[] = Object.keys(specs) as TableName[];
 const GUILD_TABLES: TableName[] = ['guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds'];
@@ -167,7 +171,7 @@ export class Batch {
       Object.assign(pending, row);
       const rest: Record<string, number> = {};
       for (const [col, n] of Object.entries(inc)) {
-        if (col in pending) pending[col] = pending[col] == null ? null : Number(pending[col]) + n;
+        if (col in pending) pending[col] = pending[col] == null ? null : saturate(Number(pending[col]) + n);
         else rest[col] = n; // the pending upsert does not touch this column: the increment commutes with it
       }
       if (Object.keys(rest).length > 0) this.mergeUpdate(b, key, {}, rest);
@@ -188,7 +192,7 @@ export class Batch {
       delete u.inc[col];
     }
     for (const [col, n] of Object.entries(inc)) {
-      if (col in u.row) u.row[col] = u.row[col] == null ? null : Number(u.row[col]) + n;
+      if (col in u.row) u.row[col] = u.row[col] == null ? null : saturate(Number(u.row[col]) + n);
       else u.inc[col] = (u.inc[col] ?? 0) + n;
     }
   }
@@ -424,22 +428,14 @@ export class Batch {
         return;
       }
       case 'putRole': {
-        const roles = await this.readJson<Record<string, unknown>[]>('guilds', { id: change.guildId }, 'roles');
+        const roles = await this.readJson<unknown>('guilds', { id: change.guildId }, 'roles');
         if (roles === undefined) return; // guild not cached: no row to change
-        const id = String(change.role.id);
-        const next = (roles ?? []).filter((r) => String(r.id) !== id);
-        const at = (roles ?? []).findIndex((r) => String(r.id) === id);
-        if (at >= 0) next.splice(at, 0, change.role);
-        else next.push(change.role);
-        this.update('guilds', { id: change.guildId, roles: JSON.stringify(next) });
+        this.update('guilds', { id: change.guildId, roles: JSON.stringify(putRole(roles, change.role)) });
         return;
       }
       case 'removeRole': {
-        const roles = await this.readJson<Record<string, unknown>[]>('guilds', { id: change.guildId }, 'roles');
-        if (roles) {
-          const next = roles.filter((r) => String(r.id) !== change.roleId);
-          this.update('guilds', { id: change.guildId, roles: JSON.stringify(next) });
-        }
+        const roles = await this.readJson<unknown>('guilds', { id: change.guildId }, 'roles');
+        if (roles != null) this.update('guilds', { id: change.guildId, roles: JSON.stringify(removeRole(roles, change.roleId)) });
         await this.flush(['members']);
         await this.exec(S.STRIP_ROLE, [change.guildId, change.roleId]);
         return;
@@ -461,7 +457,7 @@ export class Batch {
   }
 
   private async react(messageId: string, op: ReactionOp) {
-    const current = await this.readJson<Reaction[]>('messages', { id: messageId }, 'reactions');
+    const current = await this.readJson<unknown>('messages', { id: messageId }, 'reactions');
     if (current === undefined) return; // message not cached
     const next = applyReaction(current, op, this.botUserId);
     this.update('messages', { id: messageId, reactions: JSON.stringify(next) });

@@ -28,16 +28,23 @@ const CONNECTION_CODES = new Set([
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
-  '53300', // too_many_connections
+  '57014', // query_canceled (statement_timeout, or cancelled by an operator)
+  '55P03', // lock_not_available (lock_timeout)
   '40001', // serialization_failure
   '40P01', // deadlock_detected
 ]);
 
-/** Whether an error means "the database is not reachable right now" rather than "this data is bad". */
+/**
+ * SQLSTATE classes that mean "try again later": 08 connection exception, 53 insufficient resources (disk
+ * full, out of memory, too many connections), 58 system error (I/O).
+ */
+const RETRY_CLASSES = ['08', '53', '58'];
+
+/** Whether an error means "the database cannot do it right now" (503, retry) rather than "this data is bad". */
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || RETRY_CLASSES.includes(code.slice(0, 2)))) return true;
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|database closed|PGlite is closed/i.test(
     err.message,
   );

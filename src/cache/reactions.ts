@@ -14,12 +14,40 @@ export interface Reaction {
 export const emojiKey = (emoji: Record<string, unknown>): string =>
   emoji.id != null ? `id:${String(emoji.id)}` : `name:${String(emoji.name)}`;
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const counter = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : 0);
+
+/**
+ * The cached reactions as well-formed counters. Total over whatever is stored (data cached before the shape
+ * checks, or written by hand, may be of any shape): entries without an emoji object are dropped, missing or
+ * bad counters count 0.
+ */
+function cachedReactions(current: unknown): Reaction[] {
+  if (!Array.isArray(current)) return [];
+  const out: Reaction[] = [];
+  for (const r of current) {
+    if (!isObject(r) || !isObject(r.emoji)) continue;
+    const details = isObject(r.count_details) ? r.count_details : { burst: 0, normal: r.count };
+    const count_details = { burst: counter(details.burst), normal: counter(details.normal) };
+    out.push({
+      ...r,
+      count: counter(r.count),
+      count_details,
+      me: r.me === true,
+      me_burst: r.me_burst === true,
+      burst_colors: Array.isArray(r.burst_colors) ? r.burst_colors : [],
+      emoji: r.emoji,
+    } as Reaction);
+  }
+  return out;
+}
+
 /**
  * Applies one reaction event. `botUserId` (when known) decides `me` / `me_burst`.
  * Returns the new array (an empty array once the last reaction is gone).
  */
-export function applyReaction(current: readonly Reaction[] | null | undefined, op: ReactionOp, botUserId?: string): Reaction[] {
-  const reactions = (current ?? []).map((r) => ({ ...r, count_details: { ...(r.count_details ?? { burst: 0, normal: r.count }) } }));
+export function applyReaction(current: unknown, op: ReactionOp, botUserId?: string): Reaction[] {
+  const reactions = cachedReactions(current);
   if (op.type === 'removeAll') return [];
   const key = emojiKey(op.emoji);
   const index = reactions.findIndex((r) => emojiKey(r.emoji) === key);

@@ -152,7 +152,12 @@ export function updatePart(table: TableName, set: string[], inc: string[], rows:
       unnests.push(...incNames.map((c, i) => `unnest($${pk.length + set.length + i + 1 + offset}::integer[]) AS ${q(c)}`));
       const sets = [
         ...set.map((c) => `${q(c)} = ${spec.byName.get(c)!.cast(`u.${q(c)}`)}`),
-        ...inc.map((c, i) => `${q(c)} = t.${q(c)} + u.${q(incNames[i]!)}`),
+        // Counters saturate at the int4 bounds: an event is never refused because a stored count is at the limit.
+        // NULL stays NULL (GREATEST and LEAST skip NULLs, hence the CASE).
+        ...inc.map(
+          (c, i) =>
+            `${q(c)} = CASE WHEN t.${q(c)} IS NULL THEN NULL ELSE LEAST(GREATEST(t.${q(c)}::bigint + u.${q(incNames[i]!)}, ${INT4_MIN}), ${INT4_MAX})::integer END`,
+        ),
         `"updated_at" = now()`,
       ];
       const where = pk.map((c) => `t.${q(c)} = u.${q(c)}`).join(' AND ');
@@ -160,6 +165,9 @@ export function updatePart(table: TableName, set: string[], inc: string[], rows:
     },
   };
 }
+
+const INT4_MIN = -2147483648;
+const INT4_MAX = 2147483647;
 
 /** Delete rows by primary key. */
 export function deletePart(table: TableName, keys: Row[]): Part {

@@ -6,7 +6,8 @@ import { getTableColumns } from 'drizzle-orm';
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { tables, type TableName } from '../db/schema.js';
 import { PayloadError } from './errors.js';
-import { isSnowflake } from './snowflake.js';
+import { JSON_SHAPES, checkJsonValue, type Check } from './json-shapes.js';
+import { SNOWFLAKE_PROBLEM, isSnowflake } from './snowflake.js';
 
 export type ColumnKind = 'snowflake' | 'snowflakes' | 'text' | 'int' | 'bool' | 'time' | 'json';
 
@@ -26,6 +27,8 @@ export interface ColumnSpec {
   cast: (x: string) => string;
   /** SQL expression reading the column as Discord JSON-compatible value. */
   read: (col: string) => string;
+  /** JSON columns the cache computes with: the shape their values must have (see json-shapes.ts). */
+  check?: Check;
 }
 
 export interface TableSpec {
@@ -75,7 +78,11 @@ function columnConversions(name: string, kind: ColumnKind): Omit<ColumnSpec, 'bi
 }
 
 function tableSpec(name: TableName, table: PgTable): TableSpec {
-  const columns = Object.values(getTableColumns(table)).map((c) => columnSpec(c.name, c.columnType));
+  const columns = Object.values(getTableColumns(table)).map((c) => {
+    const spec = columnSpec(c.name, c.columnType);
+    const check = JSON_SHAPES[`${name}.${c.name}`];
+    return check ? { ...spec, check } : spec;
+  });
   const config = getTableConfig(table);
   const composite = config.primaryKeys[0]?.columns.map((c) => c.name);
   const primaryKey = composite ?? config.columns.filter((c) => c.primary).map((c) => c.name);
@@ -92,17 +99,23 @@ const MANAGED = new Set(['updated_at']);
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)?)?$/i;
 
-/** An ISO-8601 date or date-time with real calendar values (what PostgreSQL's timestamptz accepts). */
+/**
+ * An ISO-8601 date or date-time that PostgreSQL's timestamptz accepts as it is: a real calendar date of year 1
+ * or later (there is no year 0), hours to 23, a leap second `:60` only without a fraction, offsets to ±15:59.
+ */
 function isTimestamp(value: string): boolean {
   const m = ISO_8601.exec(value);
   if (!m) return false;
   const [, y, mo, d, h = '0', mi = '0', s = '0', oh = '0', om = '0'] = m;
+  const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
-  const daysInMonth = day <= 28 ? 28 : new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
+  const second = Number(s);
+  const daysInMonth = day <= 28 ? 28 : new Date(Date.UTC(year, month, 0)).getUTCDate();
   return (
-    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
-    Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 60 && Number(oh) <= 15 && Number(om) <= 59
+    year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
+    Number(h) <= 23 && Number(mi) <= 59 && (second <= 59 || (second === 60 && !/\.\d*[1-9]/.test(value))) &&
+    Number(oh) <= 15 && Number(om) <= 59
   );
 }
 const INT_MIN = -2147483648;
@@ -114,7 +127,7 @@ export function toColumn(col: ColumnSpec, value: unknown, path: string): unknown
   switch (col.kind) {
     case 'snowflake':
       if (isSnowflake(value)) return value;
-      throw new PayloadError(path, 'must be a snowflake (a string of up to 20 digits below 2^63)');
+      throw new PayloadError(path, SNOWFLAKE_PROBLEM);
     case 'snowflakes': {
       if (!Array.isArray(value)) throw new PayloadError(path, 'must be an array of snowflakes');
       for (let i = 0; i < value.length; i++) {
@@ -123,8 +136,10 @@ export function toColumn(col: ColumnSpec, value: unknown, path: string): unknown
       return `{${value.join(',')}}`;
     }
     case 'text':
-      if (typeof value === 'string') return value;
-      throw new PayloadError(path, 'must be a string or null');
+      if (typeof value !== 'string') throw new PayloadError(path, 'must be a string or null');
+      // node-postgres would send a lone surrogate as U+FFFD: stored as sent, or refused.
+      if (!value.isWellFormed()) throw new PayloadError(path, 'contains a lone UTF-16 surrogate (not valid Unicode)');
+      return value;
     case 'int':
       if (typeof value === 'number' && Number.isInteger(value) && value >= INT_MIN && value <= INT_MAX) return value;
       throw new PayloadError(path, 'must be a 32-bit integer or null');
@@ -135,12 +150,32 @@ export function toColumn(col: ColumnSpec, value: unknown, path: string): unknown
       if (typeof value === 'string' && isTimestamp(value)) return value;
       throw new PayloadError(path, 'must be an ISO-8601 timestamp string or null');
     case 'json':
+      checkJsonValue(value, path);
+      col.check?.(value, path);
       return JSON.stringify(value);
   }
 }
 
 /** A row: column name → bind-form value, holding only the columns the source object carried. */
 export type Row = Record<string, unknown>;
+
+const UPPER = /[A-Z]/;
+
+/**
+ * Discord's keys are snake_case: an upper-case letter in a key means a camelCased (transformed) object, whose
+ * properties would otherwise be dropped silently. 400, naming the key.
+ */
+export function rejectCamelCase(obj: Record<string, unknown>, path: string): void {
+  for (const key in obj) {
+    if (UPPER.test(key)) {
+      throw new PayloadError(
+        `${path}.${key}`,
+        'is camelCased: forward the raw gateway packet with snake_case keys (in Discordeno 21, create the ' +
+          'gateway manager with `preferSnakeCase: true`, or forward the packet before transformation)',
+      );
+    }
+  }
+}
 
 /**
  * Takes the properties of a Discord object that have a column in `table` (present keys only: an absent key
@@ -152,6 +187,7 @@ export function pickColumns(
   path: string,
   skip?: ReadonlySet<string>,
 ): Row {
+  rejectCamelCase(obj, path);
   const row: Row = {};
   for (const col of payloadColumns[table]) {
     const value = obj[col.name];
@@ -170,7 +206,7 @@ const payloadColumns = Object.fromEntries(
 export function snowflakeAt(value: unknown, path: string): string {
   if (isSnowflake(value)) return value;
   if (value === undefined) throw new PayloadError(path, 'is required (a snowflake string)');
-  throw new PayloadError(path, 'must be a snowflake (a string of up to 20 digits below 2^63)');
+  throw new PayloadError(path, SNOWFLAKE_PROBLEM);
 }
 
 export function objectAt(value: unknown, path: string): Record<string, unknown> {

@@ -1,6 +1,8 @@
 /** Snowflakes stay decimal strings end to end: they exceed 2^53 and must never pass through a JS number. */
+export const SNOWFLAKE_PROBLEM = 'must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)';
 const MAX = 9223372036854775807n; // 2^63 - 1, the bigint column's range
-const DIGITS = /^\d{1,20}$/;
+/** Canonical decimals only: `0042` is not `42` (a snowflake is compared and stored as its number). */
+const DIGITS = /^(?:0|[1-9]\d{0,19})$/;
 
 const MAX_TEXT = MAX.toString();
 

@@ -2,8 +2,11 @@
  * buildApp(deps): the Fastify application, separate from the process entry so tests can `inject()` into it.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RequestPayload } from 'fastify';
 import { Reads } from '../cache/reads.js';
+import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
 import type { Database } from '../db/connect.js';
@@ -38,6 +41,8 @@ export interface AppOptions {
   deleteOfflinePresences?: boolean;
   /** Changes merged into one transaction at most. */
   maxBatchChanges?: number;
+  /** When autovacuum is not running: vacuum the churning tables this often (ms; 0 = never; see cache/vacuum.ts). */
+  vacuumIntervalMs?: number;
   /** Writer tuning (tests): rows from which writes are pipelined, rows per statement (see cache/batch.ts). */
   pipelineRows?: number;
   chunkRows?: number;
@@ -50,6 +55,36 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header.slice(7));
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * `Content-Encoding: gzip` (or deflate, br) bodies are decoded before parsing: an event handler forwarding
+ * large batches may compress them. BODY_LIMIT applies to the decoded bytes (no zip bombs); a corrupt stream
+ * is a 400; another encoding is a 415.
+ */
+async function decodeBody(request: FastifyRequest, _reply: unknown, payload: RequestPayload): Promise<RequestPayload> {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
+  const decoder = DECODERS[encoding];
+  if (!decoder) throw new HttpError(415, `content-encoding ${encoding} is not supported: send gzip, deflate, br or identity`);
+  const decoded = decoder() as Transform & { receivedEncodedLength: number };
+  // Fastify compares this with Content-Length, and the decoded length with BODY_LIMIT.
+  decoded.receivedEncodedLength = 0;
+  payload.on('data', (chunk: Buffer) => (decoded.receivedEncodedLength += chunk.length));
+  payload.on('error', (err) => decoded.destroy(err));
+  decoded.on('error', (err: Error & { statusCode?: number }) => {
+    err.statusCode ??= 400;
+    err.message = `body: ${encoding} stream: ${err.message}`;
+  });
+  payload.pipe(decoded);
+  return decoded;
 }
 
 /** The `/v1` scope's hook: 401 unless `Authorization: Bearer <token>`. */
@@ -76,8 +111,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.pipelineRows !== undefined ? { pipelineRows: options.pipelineRows } : {}),
       ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
     },
-    { onCommit: metrics.onCommit },
+    {
+      onCommit: (info) => {
+        metrics.onCommit(info);
+        vacuum.written();
+      },
+    },
   );
+  const vacuum = new Vacuum(options.db, options.vacuumIntervalMs ?? 60_000, {
+    onVacuum: ({ seconds }) => metrics.vacuumSeconds.observe(seconds),
+    onError: (err) => app.log.warn({ err: (err as Error).message }, 'vacuum failed; retried later'),
+  });
   const ctx: RouteContext = {
     db: options.db,
     writer,
@@ -90,13 +134,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON allows \u0000, PostgreSQL text/jsonb do not: strip it before parsing (see discord/nul.ts).
   // An empty body is no body (PUT /v1/unavailable-guilds/:id takes none); routes that need one answer 400.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other media type (Fastify also parses text/plain by default) is a 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
     if (body === '') return done(null, undefined);
     return parseJson(request, stripNulEscapes(body as string), done);
   });
 
   registerErrorHandler(app);
+  app.addHook('preParsing', decodeBody);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
@@ -106,8 +152,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Everything accepted is committed before the process lets go of the database.
   app.addHook('onClose', async () => {
+    await vacuum.stop();
     await writer.close();
   });
+  try {
+    if (await vacuum.start()) app.log.info({ intervalMs: options.vacuumIntervalMs ?? 60_000 }, 'autovacuum is not running: the service vacuums messages and presences itself');
+  } catch (err) {
+    app.log.warn({ err: (err as Error).message }, 'could not tell whether autovacuum runs; not vacuuming');
+  }
 
   // Before the routes: swagger collects the routes registered after it.
   await registerDocs(app);

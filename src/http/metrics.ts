@@ -45,6 +45,12 @@ export class Metrics {
     help: 'Events waiting for the writer',
     registers: [this.registry],
   });
+  readonly vacuumSeconds = new Histogram({
+    name: 'dsc_vacuum_duration_seconds',
+    help: 'VACUUM runs of the churning tables by the service (only when autovacuum is not running)',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
   readonly tableRows = new Gauge({
     name: 'dsc_table_rows',
     help: 'Rows per cache table (sampled at scrape time)',

@@ -1,11 +1,11 @@
 import type { Page } from '../cache/reads.js';
-import { isSnowflake } from '../discord/snowflake.js';
+import { SNOWFLAKE_PROBLEM, isSnowflake } from '../discord/snowflake.js';
 import { HttpError } from './errors.js';
 
 /** What a bad snowflake is told (also by the schema validation, see `formatSchemaErrors` in schemas.ts). */
-export const SNOWFLAKE_PROBLEM = 'must be a snowflake (a decimal string of at most 20 digits below 2^63)';
+export { SNOWFLAKE_PROBLEM };
 
-/** A snowflake path or query parameter (decimal string, at most 20 digits, below 2^63) or a 400 naming it. */
+/** A snowflake path or query parameter (canonical decimal string, at most 20 digits, below 2^63) or a 400 naming it. */
 export function snowflakeParam(value: unknown, where: string): string {
   if (isSnowflake(value)) return value;
   throw new HttpError(400, `${where} ${SNOWFLAKE_PROBLEM}, got "${String(value)}"`);

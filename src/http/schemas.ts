@@ -16,12 +16,12 @@ import { SNOWFLAKE_PROBLEM } from './params.js';
 
 type Schema = Record<string, unknown>;
 
-export const SNOWFLAKE_PATTERN = '^[0-9]{1,20}$';
+export const SNOWFLAKE_PATTERN = '^(0|[1-9][0-9]{0,19})$';
 /** Optional query snowflakes may be empty (`?after=` means "from the start"). */
-export const OPTIONAL_SNOWFLAKE_PATTERN = '^[0-9]{0,20}$';
+export const OPTIONAL_SNOWFLAKE_PATTERN = '^(|0|[1-9][0-9]{0,19})$';
 const SNOWFLAKE_PATTERNS = new Set([SNOWFLAKE_PATTERN, OPTIONAL_SNOWFLAKE_PATTERN]);
 
-const SNOWFLAKE_DOC = 'Snowflake: a decimal string of at most 20 digits, below 2^63';
+const SNOWFLAKE_DOC = 'Snowflake: a decimal string without leading zeros, at most 20 digits, below 2^63';
 
 export const snowflake: Schema = { type: 'string', pattern: SNOWFLAKE_PATTERN, description: SNOWFLAKE_DOC };
 const optionalSnowflake = (description: string): Schema => ({

@@ -65,7 +65,7 @@ describe('OpenAPI document', () => {
   test('routes carry params, querystrings and response schemas', () => {
     const guild = doc.paths['/v1/guilds/{guildId}'].get;
     expect(guild.parameters).toEqual([
-      expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ pattern: '^[0-9]{1,20}$' }) }),
+      expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ pattern: '^(0|[1-9][0-9]{0,19})$' }) }),
     ]);
     expect(guild.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Guild' });
     expect(guild.responses['404']).toBeDefined();

@@ -50,6 +50,24 @@ describe('writer', () => {
     await writer.close();
   });
 
+  it('one bad request in a group: the rest commit in a few groups (bisected), not one transaction each', async () => {
+    let commits = 0;
+    const writer = new Writer(db, { queueLimit: 1000, messageLimit: 0 }, { onCommit: () => commits++ });
+    const first = writer.submit([user(5000)]);
+    // 64 requests queued while the first runs: one group, whose request 40 the database refuses.
+    const queued = Array.from({ length: 64 }, (_, i) =>
+      writer.submit([i === 40 ? upsert('users', { id: String(5001 + i), accent_color: 'not a number' }) : user(5001 + i)]),
+    );
+    await first;
+    const results = await Promise.allSettled(queued);
+    expect(results.map((r) => r.status).filter((s) => s === 'rejected')).toHaveLength(1);
+    expect(results[40]).toMatchObject({ status: 'rejected', reason: expect.any(RejectedDataError) });
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE id BETWEEN 5001 AND 5064'))[0]!.n).toBe(63);
+    // Request by request would be 1 + 63 commits; halving the failed groups takes 1 + 6.
+    expect(commits).toBeLessThanOrEqual(8);
+    await writer.close();
+  });
+
   it('merges requests queued during a transaction into one, and answers 503 past the queue limit', async () => {
     let commits = 0;
     const writer = new Writer(db, { queueLimit: 10, messageLimit: 0 }, { onCommit: () => commits++ });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isLoopback, loadConfig } from '../../src/config.js';
+import { ConfigError, checkBindAddress, isLoopback, loadConfig } from '../../src/config.js';
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       messageLimit: 200,
       queueLimit: 10_000,
       deleteOfflinePresences: false,
+      vacuumInterval: 60,
     });
   });
 
@@ -64,8 +65,36 @@ describe('loadConfig', () => {
     expect(problems({ HOST: '127.0.0.2' })).toEqual([]);
   });
 
-  it('isLoopback', () => {
-    expect(['127.0.0.1', '127.255.0.1', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'].every(isLoopback)).toBe(true);
-    expect(['0.0.0.0', '::', '192.168.0.1', 'example.com', '128.0.0.1'].some(isLoopback)).toBe(false);
+  it('isLoopback: address literals only (a name is resolved by checkBindAddress)', () => {
+    expect(['127.0.0.1', '127.255.0.1', '::1', '[::1]', '::ffff:127.0.0.1'].every(isLoopback)).toBe(true);
+    expect(['0.0.0.0', '::', '192.168.0.1', 'example.com', '128.0.0.1', 'localhost'].some(isLoopback)).toBe(false);
+  });
+
+  describe('checkBindAddress: a host name without CACHE_TOKEN must resolve to loopback only', () => {
+    const resolving = (addresses: string[]) => async () => addresses;
+    it('accepts a name that resolves to loopback addresses', async () => {
+      await expect(checkBindAddress({ host: 'localhost', cacheToken: undefined }, resolving(['127.0.0.1', '::1']))).resolves.toBeUndefined();
+    });
+    it('refuses `localhost` mapped to a public address (it is not trusted by name)', async () => {
+      const err = await checkBindAddress({ host: 'localhost', cacheToken: undefined }, resolving(['127.0.0.1', '10.0.0.5'])).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems[0]).toMatch(/HOST=localhost resolves to 10\.0\.0\.5.*CACHE_TOKEN/);
+    });
+    it('refuses a name that does not resolve', async () => {
+      const failing = async () => {
+        throw new Error('ENOTFOUND');
+      };
+      await expect(checkBindAddress({ host: 'nowhere.invalid', cacheToken: undefined }, failing)).rejects.toBeInstanceOf(ConfigError);
+    });
+    it('resolves nothing with a token or an address literal', async () => {
+      const never = async (): Promise<string[]> => {
+        throw new Error('must not resolve');
+      };
+      await expect(checkBindAddress({ host: 'example.com', cacheToken: 't' }, never)).resolves.toBeUndefined();
+      await expect(checkBindAddress({ host: '127.0.0.1', cacheToken: undefined }, never)).resolves.toBeUndefined();
+    });
+    it('the real resolver: localhost is loopback on this machine', async () => {
+      await expect(checkBindAddress({ host: 'localhost', cacheToken: undefined })).resolves.toBeUndefined();
+    });
   });
 });

@@ -271,3 +271,28 @@ describe('applyReaction: properties', () => {
     );
   });
 });
+
+describe('applyReaction: total over whatever is stored', () => {
+  const add: ReactionOp = { type: 'add', emoji: { id: null, name: '👍' }, burst: false, userId: '1' };
+  it.each([[[null]], ['x'], [{ a: 1 }], [[{ emoji: null }]], [[{ emoji: { name: '👍' }, count: 'x' }]], [5], [[['nested']]]])(
+    'adds onto stored %j without throwing',
+    (stored) => {
+      const out = applyReaction(stored, add);
+      expect(out.find((x) => x.emoji.name === '👍')?.count).toBeGreaterThanOrEqual(1);
+    },
+  );
+  it('never throws for any stored JSON and any op', () => {
+    const ops: ReactionOp[] = [
+      add,
+      { type: 'remove', emoji: { id: null, name: '👍' }, burst: true, userId: '1' },
+      { type: 'removeEmoji', emoji: { id: '5', name: 'x' } },
+      { type: 'removeAll' },
+    ];
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(...ops), (stored, op) => {
+        const out = applyReaction(stored, op, '1');
+        expect(out.every((x) => x.count >= 0 && typeof x.emoji === 'object')).toBe(true);
+      }),
+    );
+  });
+});

@@ -2,6 +2,8 @@
  * The dispatch table: gateway event name → pure mapper, and the envelope handling shared by every event
  * (gateway payload or Discordeno big-bot forward, op ≠ 0 and untracked events ignored, camelCase rejected).
  */
+import type { GatewayEventNames } from '@discordeno/types';
+import { rejectCamelCase } from '../../discord/columns.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { Change } from '../changes.js';
 import * as channels from './channels.js';
@@ -12,13 +14,70 @@ import * as messages from './messages.js';
 import * as presences from './presences.js';
 import * as reactions from './reactions.js';
 import * as ready from './ready.js';
+import { MAX_SHARDS } from './ready.js';
 import * as roles from './roles.js';
 import * as threads from './threads.js';
 import * as users from './users.js';
 
 export type { EventContext, EventMapper };
 
-export const mappers: Readonly<Record<string, EventMapper>> = {
+/**
+ * Gateway events the cache does not track, by name. With the mappers below they cover every name of
+ * Discordeno's `GatewayEventNames` exactly: a name added there is in neither list and fails the type check
+ * (like twilight's exhaustive match), so a new event cannot be forgotten.
+ */
+export const IGNORED_EVENTS = [
+  'RESUMED',
+  'APPLICATION_COMMAND_PERMISSIONS_UPDATE',
+  'AUTO_MODERATION_RULE_CREATE',
+  'AUTO_MODERATION_RULE_UPDATE',
+  'AUTO_MODERATION_RULE_DELETE',
+  'AUTO_MODERATION_ACTION_EXECUTION',
+  'THREAD_MEMBER_UPDATE',
+  'GUILD_AUDIT_LOG_ENTRY_CREATE',
+  'GUILD_BAN_ADD',
+  'GUILD_BAN_REMOVE',
+  'GUILD_STICKERS_UPDATE',
+  'GUILD_INTEGRATIONS_UPDATE',
+  'GUILD_SCHEDULED_EVENT_CREATE',
+  'GUILD_SCHEDULED_EVENT_UPDATE',
+  'GUILD_SCHEDULED_EVENT_DELETE',
+  'GUILD_SCHEDULED_EVENT_USER_ADD',
+  'GUILD_SCHEDULED_EVENT_USER_REMOVE',
+  'GUILD_SOUNDBOARD_SOUND_CREATE',
+  'GUILD_SOUNDBOARD_SOUND_UPDATE',
+  'GUILD_SOUNDBOARD_SOUND_DELETE',
+  'GUILD_SOUNDBOARD_SOUNDS_UPDATE',
+  'SOUNDBOARD_SOUNDS',
+  'INTEGRATION_CREATE',
+  'INTEGRATION_UPDATE',
+  'INTEGRATION_DELETE',
+  'INTERACTION_CREATE',
+  'INVITE_CREATE',
+  'INVITE_DELETE',
+  'STAGE_INSTANCE_CREATE',
+  'STAGE_INSTANCE_UPDATE',
+  'STAGE_INSTANCE_DELETE',
+  'TYPING_START',
+  'VOICE_CHANNEL_EFFECT_SEND',
+  'VOICE_STATE_UPDATE',
+  'VOICE_SERVER_UPDATE',
+  'WEBHOOKS_UPDATE',
+  'ENTITLEMENT_CREATE',
+  'ENTITLEMENT_UPDATE',
+  'ENTITLEMENT_DELETE',
+  'SUBSCRIPTION_CREATE',
+  'SUBSCRIPTION_UPDATE',
+  'SUBSCRIPTION_DELETE',
+  'MESSAGE_POLL_VOTE_ADD',
+  'MESSAGE_POLL_VOTE_REMOVE',
+] as const satisfies readonly GatewayEventNames[];
+
+type IgnoredEvent = (typeof IGNORED_EVENTS)[number];
+/** Every other gateway event, and Discordeno's own `GUILD_LOADED_DD` (a GUILD_CREATE it synthesises). */
+export type TrackedEvent = Exclude<GatewayEventNames, IgnoredEvent> | 'GUILD_LOADED_DD';
+
+export const mappers: Readonly<Record<TrackedEvent, EventMapper>> = {
   READY: ready.READY,
   GUILD_CREATE: guilds.GUILD_CREATE,
   GUILD_LOADED_DD: guilds.GUILD_CREATE,
@@ -53,7 +112,10 @@ export const mappers: Readonly<Record<string, EventMapper>> = {
   USER_UPDATE: users.USER_UPDATE,
 };
 
-export const trackedEvents = Object.keys(mappers);
+export const trackedEvents = Object.keys(mappers) as TrackedEvent[];
+
+/** Every event name the cache knows (tracked or ignored): the only names that become metric labels. */
+export const KNOWN_EVENTS: ReadonlySet<string> = new Set<string>([...trackedEvents, ...IGNORED_EVENTS]);
 
 export interface MappedEvent {
   /** Event name, or `op:<n>` for a non-dispatch payload. */
@@ -63,19 +125,6 @@ export interface MappedEvent {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** Discord's keys are snake_case: an uppercase letter at the top of `d` means a camelCased (transformed) packet. */
-function rejectCamelCase(d: Record<string, unknown>, path: string) {
-  for (const key in d) {
-    if (/[A-Z]/.test(key)) {
-      throw new PayloadError(
-        `${path}.${key}`,
-        'is camelCased: forward the raw gateway packet with snake_case keys (in Discordeno 21, override ' +
-          '`gateway.forwardToBot` / the worker forward so it sends the packet before transformation)',
-      );
-    }
-  }
-}
 
 export interface MapOptions {
   deleteOfflinePresences: boolean;
@@ -88,8 +137,8 @@ export function mapDispatch(item: unknown, path: string, options: MapOptions): M
   let shardId: number | undefined;
   if ('payload' in item) {
     if (!isObject(item.payload)) throw new PayloadError(`${path}.payload`, 'must be a gateway payload object {op, t, d}');
-    if (item.shardId !== undefined && !(Number.isInteger(item.shardId) && (item.shardId as number) >= 0)) {
-      throw new PayloadError(`${path}.shardId`, 'must be a non-negative integer');
+    if (item.shardId !== undefined && !(Number.isInteger(item.shardId) && (item.shardId as number) >= 0 && (item.shardId as number) < MAX_SHARDS)) {
+      throw new PayloadError(`${path}.shardId`, `must be an integer from 0 to ${MAX_SHARDS - 1}`);
     }
     payload = item.payload;
     shardId = item.shardId as number | undefined;
@@ -99,7 +148,7 @@ export function mapDispatch(item: unknown, path: string, options: MapOptions): M
   if (!Number.isInteger(op)) throw new PayloadError(`${path}.op`, 'is required (an integer gateway opcode)');
   if (op !== 0) return { type: `op:${String(op)}`, tracked: false, changes: [] };
   if (typeof t !== 'string') throw new PayloadError(`${path}.t`, 'is required for op 0 (the event name)');
-  const mapper = Object.hasOwn(mappers, t) ? mappers[t] : undefined;
+  const mapper = Object.hasOwn(mappers, t) ? mappers[t as TrackedEvent] : undefined;
   if (!mapper) return { type: t, tracked: false, changes: [] };
   if (!isObject(payload.d)) throw new PayloadError(`${path}.d`, `is required for ${t} (an object)`);
   rejectCamelCase(payload.d, `${path}.d`);

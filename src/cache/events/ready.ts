@@ -5,6 +5,9 @@ import { upsert, type Change } from '../changes.js';
 import type { EventMapper } from './context.js';
 import { userChanges } from './users.js';
 
+/** Shard ids and counts are 32-bit (they are bound as integers). */
+export const MAX_SHARDS = 2 ** 31 - 1;
+
 function shardOfSession(shard: unknown, path: string): [number, number] {
   if (shard === undefined || shard === null) return [0, 1];
   if (
@@ -13,11 +16,12 @@ function shardOfSession(shard: unknown, path: string): [number, number] {
     shard.every((n) => Number.isInteger(n)) &&
     shard[0] >= 0 &&
     shard[1] >= 1 &&
-    shard[0] < shard[1]
+    shard[0] < shard[1] &&
+    shard[1] <= MAX_SHARDS
   ) {
     return [shard[0], shard[1]];
   }
-  throw new PayloadError(path, 'must be [shard_id, num_shards] with 0 <= shard_id < num_shards');
+  throw new PayloadError(path, `must be [shard_id, num_shards] with 0 <= shard_id < num_shards <= ${MAX_SHARDS}`);
 }
 
 export const READY: EventMapper = (d, { path }) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Change } from '../../cache/changes.js';
 import { UnavailableError, isUnavailable } from '../../cache/errors.js';
-import { mapDispatch } from '../../cache/events/index.js';
+import { KNOWN_EVENTS, mapDispatch } from '../../cache/events/index.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { RouteContext } from '../context.js';
 import { putResponses } from '../schemas.js';
@@ -26,6 +26,9 @@ const schema = {
     required: ['applied', 'ignored'],
   }),
 };
+
+/** Gateway opcodes other than dispatch (0), as the `op:<n>` labels of /metrics. */
+const KNOWN_OPCODES: ReadonlySet<string> = new Set([1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 31].map((op) => `op:${op}`));
 
 export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
   const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
@@ -53,8 +56,8 @@ export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
       throw err;
     }
     for (const [type, tracked] of types) {
-      // Untracked names come from clients: keep the label set bounded.
-      const label = tracked || /^(op:\d{1,2}|[A-Z_]{1,40})$/.test(type) ? type : 'other';
+      // Names come from clients: only known event names and opcodes become labels (a bounded set).
+      const label = KNOWN_EVENTS.has(type) || KNOWN_OPCODES.has(type) ? type : 'other';
       ctx.metrics.events.inc({ type: label, outcome: tracked ? 'applied' : 'ignored' });
     }
     ctx.metrics.totals.applied += applied;

@@ -113,7 +113,7 @@ describe('DM channels', () => {
 
   it('names a bad recipient', () => {
     expect(thrown(() => CHANNEL_CREATE({ id: '8', type: 1, recipients: [recipients[0], { id: 201 }] }, ctx())).message).toBe(
-      'body[0].d.recipients[1].id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.recipients[1].id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => CHANNEL_CREATE({ id: '8', type: 3, recipients: {} }, ctx())).message).toBe(
       'body[0].d.recipients must be an array',

@@ -346,16 +346,16 @@ describe('GUILD_CREATE (hand-made)', () => {
 
   it('names the offending field', () => {
     expect(thrown(() => GUILD_CREATE({ id: 100 }, ctx())).message).toBe(
-      'body[0].d.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => GUILD_CREATE(guild({ channels: [{ id: '1', type: 0 }, { id: 2, type: 0 }] }), ctx())).message).toBe(
-      'body[0].d.channels[1].id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.channels[1].id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => GUILD_CREATE(guild({ members: [{ user: { id: '1' } }, {}] }), ctx())).message).toBe(
       'body[0].d.members[1].user is required (an object)',
     );
     expect(thrown(() => GUILD_CREATE(guild({ presences: [{ user: { id: 'x' } }] }), ctx())).message).toBe(
-      'body[0].d.presences[0].user.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.presences[0].user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => GUILD_CREATE(guild({ member_count: '6' }), ctx())).message).toBe(
       'body[0].d.member_count must be a 32-bit integer or null',
@@ -456,7 +456,7 @@ describe('GUILD_ROLE_CREATE / UPDATE / DELETE', () => {
   it('validates the guild, the role object and role ids', () => {
     expect(thrown(() => GUILD_ROLE_CREATE({ guild_id: '100' }, ctx())).message).toBe('body[0].d.role is required (an object)');
     expect(thrown(() => GUILD_ROLE_UPDATE({ guild_id: '100', role: { ...role, id: 400 } }, ctx())).message).toBe(
-      'body[0].d.role.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.role.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => GUILD_ROLE_DELETE({ guild_id: '100' }, ctx())).message).toBe(
       'body[0].d.role_id is required (a snowflake string)',
@@ -502,6 +502,6 @@ describe('GUILD_CREATE of a giant guild: members mapped while they are written',
   it('a bad member is not found by the mapping: iterating the expand change throws, naming the field', () => {
     const changes = GUILD_CREATE(big(EXPAND_MEMBERS + 1, (m) => ((m[EXPAND_MEMBERS]!.user as Record<string, unknown>).id = 5)), ctx());
     const expand = changes.find((c): c is Extract<Change, { kind: 'expand' }> => c.kind === 'expand')!;
-    expect(thrown(() => [...expand.changes()]).message).toBe(`body[0].d.members[${EXPAND_MEMBERS}].user.id must be a snowflake (a string of up to 20 digits below 2^63)`);
+    expect(thrown(() => [...expand.changes()]).message).toBe(`body[0].d.members[${EXPAND_MEMBERS}].user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)`);
   });
 });

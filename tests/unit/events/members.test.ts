@@ -67,7 +67,7 @@ describe('GUILD_MEMBER_ADD', () => {
       'body[0].d.user is required (an object)',
     );
     expect(thrown(() => GUILD_MEMBER_ADD({ guild_id: '1', user: { id: 7 } }, ctx())).message).toBe(
-      'body[0].d.user.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => GUILD_MEMBER_ADD({ guild_id: '1', user: { id: '7' }, roles: [7] }, ctx())).message).toBe(
       'body[0].d.roles[0] must be a snowflake string',
@@ -161,7 +161,7 @@ describe('GUILD_MEMBERS_CHUNK', () => {
     expect(
       thrown(() => GUILD_MEMBERS_CHUNK({ guild_id: '100', members: [chunk.members[0], { user: { id: '1.5' } }] }, ctx()))
         .message,
-    ).toBe('body[0].d.members[1].user.id must be a snowflake (a string of up to 20 digits below 2^63)');
+    ).toBe('body[0].d.members[1].user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)');
   });
 });
 

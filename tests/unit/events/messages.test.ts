@@ -183,16 +183,16 @@ describe('MESSAGE_CREATE (hand-made)', () => {
   it('names the offending field', () => {
     const base = { id: '501', channel_id: '8', author: { id: '200' } };
     expect(thrown(() => MESSAGE_CREATE({ ...base, id: 501 }, ctx())).message).toBe(
-      'body[0].d.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => MESSAGE_CREATE({ ...base, channel_id: undefined }, ctx())).message).toBe(
       'body[0].d.channel_id is required (a snowflake string)',
     );
     expect(thrown(() => MESSAGE_CREATE({ ...base, author: { id: '2x' } }, ctx())).message).toBe(
-      'body[0].d.author.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.author.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => MESSAGE_CREATE({ ...base, mentions: [{ id: '1' }, { id: 2 }] }, ctx())).message).toBe(
-      'body[0].d.mentions[1].id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.mentions[1].id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => MESSAGE_CREATE({ ...base, guild_id: '1', member: { joined_at: 'never' } }, ctx())).message).toBe(
       'body[0].d.member.joined_at must be an ISO-8601 timestamp string or null',
@@ -273,7 +273,7 @@ describe('MESSAGE_DELETE / MESSAGE_DELETE_BULK', () => {
 
   it('names a bad id', () => {
     expect(thrown(() => MESSAGE_DELETE_BULK({ ids: ['1', 2] }, ctx())).message).toBe(
-      'body[0].d.ids[1] must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.ids[1] must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => MESSAGE_DELETE_BULK({}, ctx())).message).toBe('body[0].d.ids is required (an array)');
     expect(thrown(() => MESSAGE_DELETE({}, ctx())).message).toBe('body[0].d.id is required (a snowflake string)');

@@ -89,7 +89,7 @@ describe('PRESENCE_UPDATE', () => {
       'body[0].d.user is required (an object)',
     );
     expect(thrown(() => PRESENCE_UPDATE(presence({ user: { id: 200 } }), ctx())).message).toBe(
-      'body[0].d.user.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => PRESENCE_UPDATE(presence({ status: 1 }), ctx())).message).toBe('body[0].d.status must be a string or null');
   });

@@ -77,7 +77,7 @@ describe('MESSAGE_REACTION_ADD (hand-made)', () => {
 
   it('names the offending field', () => {
     expect(thrown(() => MESSAGE_REACTION_ADD({ ...base, emoji: { id: 900, name: 'x' } }, ctx())).message).toBe(
-      'body[0].d.emoji.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.emoji.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => MESSAGE_REACTION_ADD({ ...base, emoji: undefined }, ctx())).message).toBe(
       'body[0].d.emoji is required (an object)',

@@ -91,7 +91,7 @@ describe('READY (hand-made)', () => {
   ])('rejects a bad d.shard (%s)', (_label, shard) => {
     const e = thrown(() => READY(base({ shard }), ctx()));
     expect(e).toBeInstanceOf(PayloadError);
-    expect(e.message).toBe('body[0].d.shard must be [shard_id, num_shards] with 0 <= shard_id < num_shards');
+    expect(e.message).toBe('body[0].d.shard must be [shard_id, num_shards] with 0 <= shard_id < num_shards <= 2147483647');
   });
 
   it('with no guilds, reconciles to an empty keep list and marks nothing unavailable', () => {
@@ -105,7 +105,7 @@ describe('READY (hand-made)', () => {
       'body[0].d.guilds is required (an array)',
     );
     expect(thrown(() => READY(base({ guilds: [{ id: '1' }, { id: 2 }] }), ctx())).message).toBe(
-      'body[0].d.guilds[1].id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.guilds[1].id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => READY(base({ guilds: ['1'] }), ctx())).message).toBe('body[0].d.guilds[0] must be an object');
   });
@@ -113,7 +113,7 @@ describe('READY (hand-made)', () => {
   it('requires a user with a snowflake id', () => {
     expect(thrown(() => READY(base({ user: undefined }), ctx())).message).toBe('body[0].d.user is required (an object)');
     expect(thrown(() => READY(base({ user: { id: 10 } }), ctx())).message).toBe(
-      'body[0].d.user.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
   });
 });
@@ -129,7 +129,7 @@ describe('USER_UPDATE', () => {
 
   it('rejects a numeric id', () => {
     expect(thrown(() => USER_UPDATE({ id: 10 }, ctx())).message).toBe(
-      'body[0].d.id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
   });
 });

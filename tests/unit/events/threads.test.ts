@@ -47,7 +47,7 @@ describe('THREAD_CREATE (recorded)', () => {
     const payload = loadCapture('thread_create')[0]!;
     (payload.d as Record<string, unknown>).owner_id = 26;
     expect(thrown(() => mapDispatch(payload, 'body[4]', { deleteOfflinePresences: false })).message).toBe(
-      'body[4].d.owner_id must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[4].d.owner_id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
   });
 
@@ -110,7 +110,7 @@ describe('THREAD_LIST_SYNC', () => {
   it('names bad fields', () => {
     expect(thrown(() => THREAD_LIST_SYNC({ guild_id: '100' }, ctx())).message).toBe('body[0].d.threads is required (an array)');
     expect(thrown(() => THREAD_LIST_SYNC({ guild_id: '100', channel_ids: ['50', 51], threads }, ctx())).message).toBe(
-      'body[0].d.channel_ids[1] must be a snowflake (a string of up to 20 digits below 2^63)',
+      'body[0].d.channel_ids[1] must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)',
     );
     expect(thrown(() => THREAD_LIST_SYNC({ guild_id: '100', threads: [{ type: 11 }] }, ctx())).message).toBe(
       'body[0].d.threads[0].id is required (a snowflake string)',
@@ -169,7 +169,7 @@ describe('THREAD_MEMBERS_UPDATE', () => {
     expect(
       thrown(() => THREAD_MEMBERS_UPDATE({ id: '700', guild_id: '100', added_members: [{ member: { user: { id: 1 } } }] }, ctx()))
         .message,
-    ).toBe('body[0].d.added_members[0].member.user.id must be a snowflake (a string of up to 20 digits below 2^63)');
+    ).toBe('body[0].d.added_members[0].member.user.id must be a snowflake (a decimal string without leading zeros, at most 20 digits, below 2^63)');
     expect(thrown(() => THREAD_MEMBERS_UPDATE({ id: '700', guild_id: '100', member_count: 1.5 }, ctx())).message).toBe(
       'body[0].d.member_count must be a 32-bit integer or null',
     );
