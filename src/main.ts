@@ -11,6 +11,7 @@ async function main() {
 
   const app = await buildApp({
     db,
+    readDatabaseUrl: config.readDatabaseUrl,
     cacheToken: config.cacheToken,
     bodyLimit: config.bodyLimit,
     logLevel: config.logLevel,
@@ -19,7 +20,11 @@ async function main() {
     deleteOfflinePresences: config.deleteOfflinePresences,
   });
   app.log.info(
-    { database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL', auth: Boolean(config.cacheToken) },
+    {
+      database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL',
+      readReplica: Boolean(config.readDatabaseUrl),
+      auth: Boolean(config.cacheToken),
+    },
     'discord-state-cache starting',
   );
 

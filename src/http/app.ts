@@ -7,7 +7,9 @@ import { Reads } from '../cache/reads.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
 import type { Database } from '../db/connect.js';
+import { Replica } from '../db/replica.js';
 import { stripNulEscapes } from '../discord/nul.js';
+import { acceptConsistency, readsChooser } from './consistency.js';
 import type { RouteContext } from './context.js';
 import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
@@ -28,6 +30,8 @@ import { usersRoutes } from './routes/users.js';
 
 export interface AppOptions {
   db: Database;
+  /** `postgres://` URL of a streaming replica of `db` (a PostgreSQL database) that serves the GETs. */
+  readDatabaseUrl?: string | undefined;
   /** Bearer token required on /v1/* (unset: no auth; main.ts refuses non-loopback binds then). */
   cacheToken?: string | undefined;
   bodyLimit?: number;
@@ -57,7 +61,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
   const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true, ajv: AJV_OPTIONS });
 
-  const metrics = new Metrics();
+  const replica = options.readDatabaseUrl ? new Replica(options.readDatabaseUrl, options.db, app.log) : undefined;
+  const metrics = new Metrics({ replica: replica !== undefined });
   const writer = new Writer(
     options.db,
     {
@@ -69,10 +74,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { onCommit: metrics.onCommit },
   );
+  const reads = new Reads(options.db);
   const ctx: RouteContext = {
     db: options.db,
     writer,
-    reads: new Reads(options.db),
+    reads,
+    readsFor: readsChooser(reads, replica && new Reads(replica.sql)),
+    replica,
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
   };
@@ -108,9 +116,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Everything accepted is committed before the process lets go of the database.
   app.addHook('onClose', async () => {
     await writer.close();
+    await replica?.close();
   });
 
-  // Before the routes: swagger collects the routes registered after it.
+  // Before the routes: this hook adds `consistency` to the GETs, and swagger (after it, so it documents that)
+  // collects the routes registered after it.
+  app.addHook('onRoute', acceptConsistency);
   await registerDocs(app);
 
   operationsRoutes(app, ctx);
