@@ -11,6 +11,8 @@ export interface Config {
   port: number;
   /** `postgres://` URL, or undefined for the embedded PGlite database. */
   databaseUrl: string | undefined;
+  /** `postgres://` URL of a streaming replica of `databaseUrl` that serves the GETs, or undefined. */
+  readDatabaseUrl: string | undefined;
   dataDir: string;
   cacheToken: string | undefined;
   bodyLimit: number;
@@ -113,6 +115,15 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded PGlite database)');
   }
 
+  const readDatabaseUrl = get('READ_DATABASE_URL');
+  if (readDatabaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(readDatabaseUrl)) {
+      problems.push('READ_DATABASE_URL must be a postgres:// or postgresql:// URL (a streaming replica of DATABASE_URL)');
+    } else if (databaseUrl === undefined) {
+      problems.push('READ_DATABASE_URL needs DATABASE_URL: the embedded PGlite database has no replicas');
+    }
+  }
+
   const dataDir = path.resolve(get('DATA_DIR') ?? './.data');
 
   const cacheToken = get('CACHE_TOKEN');
@@ -170,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port,
     databaseUrl,
+    readDatabaseUrl,
     dataDir,
     cacheToken,
     bodyLimit,

@@ -12,6 +12,7 @@ async function main() {
 
   const app = await buildApp({
     db,
+    readDatabaseUrl: config.readDatabaseUrl,
     cacheToken: config.cacheToken,
     bodyLimit: config.bodyLimit,
     logLevel: config.logLevel,
@@ -21,7 +22,11 @@ async function main() {
     vacuumIntervalMs: config.vacuumInterval * 1000,
   });
   app.log.info(
-    { database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL', auth: Boolean(config.cacheToken) },
+    {
+      database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL',
+      readReplica: Boolean(config.readDatabaseUrl),
+      auth: Boolean(config.cacheToken),
+    },
     'discord-state-cache starting',
   );
 

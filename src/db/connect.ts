@@ -112,11 +112,11 @@ export interface PostgresOptions {
   poolSize?: number;
 }
 
-/** Connects to PostgreSQL. Throws `StartupError` when migrations are pending and `migrate` is not set. */
-export async function openPostgres(options: PostgresOptions): Promise<Database> {
+/** A pg Pool with the service's connection settings (the primary's, and the replica's in `db/replica.ts`). */
+export function postgresPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: options.url,
-    max: options.poolSize ?? 10,
+    connectionString: url,
+    max,
     connectionTimeoutMillis: 5_000,
     application_name: 'discord-state-cache',
     // Timestamps leave as ISO-8601 in UTC, whatever the server's default.
@@ -124,10 +124,20 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
-  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+  return pool;
+}
 
-  const query = async <R extends Record<string, unknown>>(text: string, params?: unknown[], name?: string) =>
-    (await pool.query<R>(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+/** `Sql.query` on a pool or one of its clients. */
+export const runOn =
+  (on: pg.Pool | pg.PoolClient) =>
+  async <R extends Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<R[]> =>
+    (await on.query<R>(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+
+/** Connects to PostgreSQL. Throws `StartupError` when migrations are pending and `migrate` is not set. */
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const pool = postgresPool(options.url, options.poolSize ?? 10);
+  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+  const query = runOn(pool);
 
   const db: Database = {
     kind: 'postgres',

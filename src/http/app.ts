@@ -10,7 +10,9 @@ import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
 import type { Database } from '../db/connect.js';
+import { Replica } from '../db/replica.js';
 import { stripNulEscapes } from '../discord/nul.js';
+import { acceptConsistency, readsChooser } from './consistency.js';
 import type { RouteContext } from './context.js';
 import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
@@ -31,6 +33,8 @@ import { usersRoutes } from './routes/users.js';
 
 export interface AppOptions {
   db: Database;
+  /** `postgres://` URL of a streaming replica of `db` (a PostgreSQL database) that serves the GETs. */
+  readDatabaseUrl?: string | undefined;
   /** Bearer token required on /v1/* (unset: no auth; main.ts refuses non-loopback binds then). */
   cacheToken?: string | undefined;
   bodyLimit?: number;
@@ -101,7 +105,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
   const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true, ajv: AJV_OPTIONS });
 
-  const metrics = new Metrics();
+  const replica = options.readDatabaseUrl ? new Replica(options.readDatabaseUrl, options.db, app.log) : undefined;
+  const metrics = new Metrics({ replica: replica !== undefined });
   const writer = new Writer(
     options.db,
     {
@@ -122,10 +127,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onVacuum: ({ seconds }) => metrics.vacuumSeconds.observe(seconds),
     onError: (err) => app.log.warn({ err: (err as Error).message }, 'vacuum failed; retried later'),
   });
+  const reads = new Reads(options.db);
   const ctx: RouteContext = {
     db: options.db,
     writer,
-    reads: new Reads(options.db),
+    reads,
+    readsFor: readsChooser(reads, replica && new Reads(replica.sql)),
+    replica,
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
   };
@@ -154,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await vacuum.stop();
     await writer.close();
+    await replica?.close();
   });
   try {
     if (await vacuum.start()) app.log.info({ intervalMs: options.vacuumIntervalMs ?? 60_000 }, 'autovacuum is not running: the service vacuums messages and presences itself');
@@ -161,7 +170,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.log.warn({ err: (err as Error).message }, 'could not tell whether autovacuum runs; not vacuuming');
   }
 
-  // Before the routes: swagger collects the routes registered after it.
+  // Before the routes: this hook adds `consistency` to the GETs, and swagger (after it, so it documents that)
+  // collects the routes registered after it.
+  app.addHook('onRoute', acceptConsistency);
   await registerDocs(app);
 
   operationsRoutes(app, ctx);

@@ -1,13 +1,20 @@
+import type { FastifyRequest } from 'fastify';
 import type { Reads } from '../cache/reads.js';
 import type { Writer } from '../cache/writer.js';
 import type { Database } from '../db/connect.js';
+import type { Replica } from '../db/replica.js';
 import type { Metrics } from './metrics.js';
 
 /** What route plugins get from the app. */
 export interface RouteContext {
   db: Database;
   writer: Writer;
+  /** Reads on the primary: what a write answers, and what GETs use without a replica. */
   reads: Reads;
+  /** The reads of a GET: the replica's (READ_DATABASE_URL) unless it asks for the primary (`consistency.ts`). */
+  readsFor(request: FastifyRequest): Reads;
+  /** READ_DATABASE_URL, when set: its lag for /ready and /metrics. */
+  replica: Replica | undefined;
   metrics: Metrics;
   deleteOfflinePresences: boolean;
 }

@@ -4,6 +4,9 @@ import type { CommitInfo } from '../cache/writer.js';
 
 export class Metrics {
   readonly registry = new Registry();
+  /** With READ_DATABASE_URL only (sampled at scrape time; NaN while unknown). */
+  readonly replica: { up: Gauge; lagSeconds: Gauge; lagBytes: Gauge } | undefined;
+
   readonly requests = new Counter({
     name: 'dsc_http_requests_total',
     help: 'HTTP requests answered, by route and status code',
@@ -63,6 +66,27 @@ export class Metrics {
    * rejected (400) and refused for unavailability (503).
    */
   readonly totals = { applied: 0, ignored: 0, transactions: 0, rejected: 0, unavailable: 0 };
+
+  constructor(options: { replica?: boolean } = {}) {
+    if (!options.replica) return;
+    this.replica = {
+      up: new Gauge({
+        name: 'dsc_replica_up',
+        help: '1 when the read replica (READ_DATABASE_URL) answers, 0 while GETs fall back to the primary',
+        registers: [this.registry],
+      }),
+      lagSeconds: new Gauge({
+        name: 'dsc_replica_lag_seconds',
+        help: 'Read replica lag: 0 when it has replayed all the primary has written, else the age of the newest transaction it has replayed',
+        registers: [this.registry],
+      }),
+      lagBytes: new Gauge({
+        name: 'dsc_replica_lag_bytes',
+        help: 'WAL bytes the primary has written that the read replica has not replayed yet',
+        registers: [this.registry],
+      }),
+    };
+  }
 
   onCommit = (info: CommitInfo) => {
     this.totals.transactions++;

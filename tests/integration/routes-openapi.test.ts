@@ -65,19 +65,24 @@ describe('OpenAPI document', () => {
   test('routes carry params, querystrings and response schemas', () => {
     const guild = doc.paths['/v1/guilds/{guildId}'].get;
     expect(guild.parameters).toEqual([
+      expect.objectContaining({ in: 'query', name: 'consistency', required: false, schema: { type: 'string', enum: ['primary'] } }),
       expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ pattern: '^(0|[1-9][0-9]{0,19})$' }) }),
+      expect.objectContaining({ in: 'header', name: 'x-consistency', required: false, schema: { type: 'string', enum: ['primary'] } }),
     ]);
     expect(guild.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Guild' });
     expect(guild.responses['404']).toBeDefined();
 
     const list = doc.paths['/v1/channels/{channelId}/messages'].get;
     const names = list.parameters.map((p: { in: string; name: string }) => `${p.in}:${p.name}`).sort();
-    expect(names).toEqual(['path:channelId', 'query:before', 'query:limit']);
+    expect(names).toEqual(['header:x-consistency', 'path:channelId', 'query:before', 'query:consistency', 'query:limit']);
     const limit = list.parameters.find((p: { name: string }) => p.name === 'limit');
     expect(limit.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, default: 100 });
 
     const perms = doc.paths['/v1/guilds/{guildId}/members/{userId}/permissions'].get;
-    expect(perms.parameters.map((p: { name: string }) => p.name)).toContain('channel_id');
+    expect(perms.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['channel_id', 'consistency']));
+    // Only reads choose their database: writes always go to the primary.
+    const put = doc.paths['/v1/guilds/{guildId}'].put;
+    expect(put.parameters.map((p: { name: string }) => p.name)).toEqual(['guildId']);
     expect(perms.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Permissions' });
   });
 

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 8080,
       databaseUrl: undefined,
+      readDatabaseUrl: undefined,
       dataDir: path.resolve('./.data'),
       cacheToken: undefined,
       bodyLimit: 32 * 1024 * 1024,
@@ -35,6 +36,7 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       PORT: '9000',
       DATABASE_URL: 'postgresql://u@db:5432/cache',
+      READ_DATABASE_URL: 'postgres://u@replica:5432/cache',
       DATA_DIR: '/tmp/x',
       CACHE_TOKEN: 't',
       BODY_LIMIT: '64mb',
@@ -45,6 +47,7 @@ describe('loadConfig', () => {
       DELETE_OFFLINE_PRESENCES: 'yes',
     });
     expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, databaseUrl: 'postgresql://u@db:5432/cache', dataDir: '/tmp/x' });
+    expect(c.readDatabaseUrl).toBe('postgres://u@replica:5432/cache');
     expect(c).toMatchObject({ cacheToken: 't', bodyLimit: 64 * 1024 * 1024, logLevel: 'warn', migrateOnStart: true });
     expect(c).toMatchObject({ messageLimit: 0, queueLimit: 5, deleteOfflinePresences: true });
   });
@@ -55,6 +58,16 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'DATABASE_URL', 'BODY_LIMIT', 'LOG_LEVEL', 'MIGRATE_ON_START']) {
       expect(p.some((m) => m.startsWith(name)), name).toBe(true);
     }
+  });
+
+  it('refuses READ_DATABASE_URL that is not a postgres:// URL, or without DATABASE_URL (PGlite has no replicas)', () => {
+    expect(problems({ DATABASE_URL: 'postgres://db/c', READ_DATABASE_URL: 'mysql://replica/c' })).toEqual([
+      expect.stringMatching(/^READ_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/),
+    ]);
+    expect(problems({ READ_DATABASE_URL: 'postgres://replica/c' })).toEqual([
+      'READ_DATABASE_URL needs DATABASE_URL: the embedded PGlite database has no replicas',
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://db/c', READ_DATABASE_URL: 'postgresql://replica/c' })).toEqual([]);
   });
 
   it('refuses a non-loopback HOST without CACHE_TOKEN, allows loopback ones', () => {

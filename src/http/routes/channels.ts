@@ -25,8 +25,8 @@ const tags = ['channels'];
 const params = paramsSchema('channelId');
 
 export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (id: string) => {
-    const row = await ctx.reads.one('channels', id);
+  const read = async (id: string, reads = ctx.reads) => {
+    const row = await reads.one('channels', id);
     if (!row) throw notFound('channel', id);
     return shapeChannel(row);
   };
@@ -43,13 +43,13 @@ export function channelsRoutes(app: FastifyInstance, ctx: RouteContext) {
       },
     },
     async (request) =>
-      (await ctx.reads.guildChannels(snowflakeParam(request.params.guildId, 'params.guildId'))).map(shapeChannel),
+      (await ctx.readsFor(request).guildChannels(snowflakeParam(request.params.guildId, 'params.guildId'))).map(shapeChannel),
   );
 
   app.get<{ Params: Params }>(
     '/channels/:channelId',
     { schema: { tags, summary: 'A cached channel (threads are at /v1/threads/:threadId)', params, response: readResponses(one('Channel')) } },
-    async (request) => read(snowflakeParam(request.params.channelId, 'params.channelId')),
+    async (request) => read(snowflakeParam(request.params.channelId, 'params.channelId'), ctx.readsFor(request)),
   );
 
   /*

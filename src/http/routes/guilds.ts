@@ -25,8 +25,8 @@ const tags = ['guilds'];
 const params = paramsSchema('guildId');
 
 export function guildsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (id: string) => {
-    const row = await ctx.reads.one('guilds', id);
+  const read = async (id: string, reads = ctx.reads) => {
+    const row = await reads.one('guilds', id);
     if (!row) throw notFound('guild', id);
     return shapeGuild(row);
   };
@@ -34,13 +34,13 @@ export function guildsRoutes(app: FastifyInstance, ctx: RouteContext) {
   app.get<{ Querystring: ListQuery }>(
     '/guilds',
     { schema: { tags, summary: 'Cached guilds, by id ascending', querystring: pageQuery('after'), response: listResponses(list('Guild')) } },
-    async (request) => (await ctx.reads.guilds(pageParam(request.query, 'after'))).map(shapeGuild),
+    async (request) => (await ctx.readsFor(request).guilds(pageParam(request.query, 'after'))).map(shapeGuild),
   );
 
   app.get<{ Params: Params }>(
     '/guilds/:guildId',
     { schema: { tags, summary: 'A cached guild', params, response: readResponses(one('Guild')) } },
-    async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId')),
+    async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId'), ctx.readsFor(request)),
   );
 
   // Only the guild's own columns: nested channels, members, ... are not written (PUT them separately).

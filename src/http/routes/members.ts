@@ -46,8 +46,8 @@ export function memberPutChanges(body: Record<string, unknown>, guildId: string,
 }
 
 export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (guildId: string, userId: string) => {
-    const found = await ctx.reads.memberWithUser(guildId, userId);
+  const read = async (guildId: string, userId: string, reads = ctx.reads) => {
+    const found = await reads.memberWithUser(guildId, userId);
     if (!found) throw notFound('member', userId);
     return shapeMember(found.member, found.user);
   };
@@ -65,8 +65,9 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
     },
     async (request) => {
       const guildId = snowflakeParam(request.params.guildId, 'params.guildId');
-      const rows = await ctx.reads.members(guildId, pageParam(request.query, 'after'));
-      const users = await ctx.reads.usersById(rows.map((r) => String(r.user_id)));
+      const reads = ctx.readsFor(request);
+      const rows = await reads.members(guildId, pageParam(request.query, 'after'));
+      const users = await reads.usersById(rows.map((r) => String(r.user_id)));
       return rows.map((r) => shapeMember(r, users.get(String(r.user_id))));
     },
   );
@@ -76,7 +77,7 @@ export function membersRoutes(app: FastifyInstance, ctx: RouteContext) {
     { schema: { tags, summary: 'A cached member (`user` is the cached user or `{ id }`)', params, response: readResponses(one('Member')) } },
     async (request) => {
       const { guildId, userId } = keyOf(request.params);
-      return read(guildId, userId);
+      return read(guildId, userId, ctx.readsFor(request));
     },
   );
 

@@ -46,13 +46,13 @@ export function messagePutRow(body: Record<string, unknown>, channelId: string, 
 
 export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
   /** The message, only if it belongs to the channel of the path. */
-  const find = async (channelId: string, id: string) => {
-    const row = await ctx.reads.one('messages', id);
+  const find = async (channelId: string, id: string, reads = ctx.reads) => {
+    const row = await reads.one('messages', id);
     return row && String(row.channel_id) === channelId ? row : undefined;
   };
 
-  const read = async (channelId: string, id: string) => {
-    const row = await find(channelId, id);
+  const read = async (channelId: string, id: string, reads = ctx.reads) => {
+    const row = await find(channelId, id, reads);
     if (!row) throw notFound('message', id);
     return shapeMessage(row);
   };
@@ -70,7 +70,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
     },
     async (request) => {
       const channelId = snowflakeParam(request.params.channelId, 'params.channelId');
-      return (await ctx.reads.messages(channelId, pageParam(request.query, 'before'))).map(shapeMessage);
+      return (await ctx.readsFor(request).messages(channelId, pageParam(request.query, 'before'))).map(shapeMessage);
     },
   );
 
@@ -79,7 +79,7 @@ export function messagesRoutes(app: FastifyInstance, ctx: RouteContext) {
     { schema: { tags, summary: 'A cached message of this channel', params, response: readResponses(one('Message')) } },
     async (request) => {
       const { channelId, id } = keyOf(request.params);
-      return read(channelId, id);
+      return read(channelId, id, ctx.readsFor(request));
     },
   );
 

@@ -1,6 +1,7 @@
 /** GET /v1/guilds/:guildId/members/:userId/permissions?channel_id= — computed permissions (cache/permissions.ts). */
 import type { FastifyInstance } from 'fastify';
 import { computePermissions, type OverwriteLike, type RoleLike } from '../../cache/permissions.js';
+import type { Reads } from '../../cache/reads.js';
 import type { RouteContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { optionalSnowflakeParam, snowflakeParam } from '../params.js';
@@ -15,15 +16,15 @@ export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
    * The overwrites that apply in `channelId`: the channel's, or for a thread its parent channel's.
    * 404 when the channel (or the thread's parent) is not cached; 400 when it belongs to another guild.
    */
-  const overwritesIn = async (guildId: string, channelId: string): Promise<OverwriteLike[]> => {
-    let channel = await ctx.reads.one('channels', channelId);
+  const overwritesIn = async (reads: Reads, guildId: string, channelId: string): Promise<OverwriteLike[]> => {
+    let channel = await reads.one('channels', channelId);
     let owner = channel;
     if (!channel) {
-      const thread = await ctx.reads.one('threads', channelId);
+      const thread = await reads.one('threads', channelId);
       if (!thread) throw notFound('channel', channelId);
       owner = thread;
       const parentId = thread.parent_id == null ? undefined : String(thread.parent_id);
-      channel = parentId === undefined ? undefined : await ctx.reads.one('channels', parentId);
+      channel = parentId === undefined ? undefined : await reads.one('channels', parentId);
       if (!channel) throw new HttpError(404, `channel ${parentId ?? '(unknown)'} (parent of thread ${channelId}) is not cached`);
     }
     if (owner?.guild_id != null && String(owner.guild_id) !== guildId) {
@@ -52,13 +53,11 @@ export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
       const guildId = snowflakeParam(request.params.guildId, 'params.guildId');
       const userId = snowflakeParam(request.params.userId, 'params.userId');
       const channelId = optionalSnowflakeParam(request.query.channel_id, 'querystring.channel_id');
-      const [guild, member] = await Promise.all([
-        ctx.reads.one('guilds', guildId),
-        ctx.reads.one('members', guildId, userId),
-      ]);
+      const reads = ctx.readsFor(request);
+      const [guild, member] = await Promise.all([reads.one('guilds', guildId), reads.one('members', guildId, userId)]);
       if (!guild) throw notFound('guild', guildId);
       if (!member) throw notFound('member', userId);
-      const overwrites = channelId === undefined ? undefined : await overwritesIn(guildId, channelId);
+      const overwrites = channelId === undefined ? undefined : await overwritesIn(reads, guildId, channelId);
       const permissions = computePermissions({
         guildId,
         ownerId: guild.owner_id == null ? undefined : String(guild.owner_id),

@@ -32,8 +32,8 @@ const keyOf = (p: Params) => ({
 });
 
 export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (guildId: string, userId: string) => {
-    const [row, user] = await Promise.all([ctx.reads.one('presences', guildId, userId), ctx.reads.one('users', userId)]);
+  const read = async (guildId: string, userId: string, reads = ctx.reads) => {
+    const [row, user] = await Promise.all([reads.one('presences', guildId, userId), reads.one('users', userId)]);
     if (!row) throw notFound('presence', userId);
     return shapePresence(row, user);
   };
@@ -51,8 +51,9 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
     },
     async (request) => {
       const guildId = snowflakeParam(request.params.guildId, 'params.guildId');
-      const rows = await ctx.reads.presences(guildId, pageParam(request.query, 'after'));
-      const users = await ctx.reads.usersById(rows.map((r) => String(r.user_id)));
+      const reads = ctx.readsFor(request);
+      const rows = await reads.presences(guildId, pageParam(request.query, 'after'));
+      const users = await reads.usersById(rows.map((r) => String(r.user_id)));
       return rows.map((r) => shapePresence(r, users.get(String(r.user_id))));
     },
   );
@@ -62,7 +63,7 @@ export function presencesRoutes(app: FastifyInstance, ctx: RouteContext) {
     { schema: { tags, summary: 'A cached presence', params, response: readResponses(one('Presence')) } },
     async (request) => {
       const { guildId, userId } = keyOf(request.params);
-      return read(guildId, userId);
+      return read(guildId, userId, ctx.readsFor(request));
     },
   );
 

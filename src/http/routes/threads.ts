@@ -26,8 +26,8 @@ const tags = ['threads'];
 const params = paramsSchema('threadId');
 
 export function threadsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (id: string) => {
-    const row = await ctx.reads.one('threads', id);
+  const read = async (id: string, reads = ctx.reads) => {
+    const row = await reads.one('threads', id);
     if (!row) throw notFound('thread', id);
     return shapeThread(row);
   };
@@ -47,14 +47,14 @@ export function threadsRoutes(app: FastifyInstance, ctx: RouteContext) {
     async (request) => {
       const guildId = snowflakeParam(request.params.guildId, 'params.guildId');
       const parentId = optionalSnowflakeParam(request.query.parent_id, 'querystring.parent_id');
-      return (await ctx.reads.guildThreads(guildId, parentId)).map(shapeThread);
+      return (await ctx.readsFor(request).guildThreads(guildId, parentId)).map(shapeThread);
     },
   );
 
   app.get<{ Params: Params }>(
     '/threads/:threadId',
     { schema: { tags, summary: 'A cached thread', params, response: readResponses(one('Thread')) } },
-    async (request) => read(snowflakeParam(request.params.threadId, 'params.threadId')),
+    async (request) => read(snowflakeParam(request.params.threadId, 'params.threadId'), ctx.readsFor(request)),
   );
 
   // Symmetric to channels: a type that is not a thread type (10, 11, 12) is a 400; no type is accepted.

@@ -23,8 +23,8 @@ const tags = ['unavailable guilds'];
 const params = paramsSchema('guildId');
 
 export function unavailableGuildsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (id: string) => {
-    const row = await ctx.reads.one('unavailable_guilds', id);
+  const read = async (id: string, reads = ctx.reads) => {
+    const row = await reads.one('unavailable_guilds', id);
     if (!row) throw notFound('unavailable guild', id);
     return shapeUnavailableGuild(row);
   };
@@ -40,13 +40,13 @@ export function unavailableGuildsRoutes(app: FastifyInstance, ctx: RouteContext)
         response: listResponses(list('UnavailableGuild')),
       },
     },
-    async (request) => (await ctx.reads.unavailableGuilds(pageParam(request.query, 'after'))).map(shapeUnavailableGuild),
+    async (request) => (await ctx.readsFor(request).unavailableGuilds(pageParam(request.query, 'after'))).map(shapeUnavailableGuild),
   );
 
   app.get<{ Params: Params }>(
     '/unavailable-guilds/:guildId',
     { schema: { tags, summary: 'A guild in an outage', params, response: readResponses(one('UnavailableGuild')) } },
-    async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId')),
+    async (request) => read(snowflakeParam(request.params.guildId, 'params.guildId'), ctx.readsFor(request)),
   );
 
   // The body is empty; `{}` or `{ "id": ..., "unavailable": true }` are accepted too.

@@ -14,8 +14,8 @@ const tags = ['users'];
 const params = paramsSchema('userId');
 
 export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
-  const read = async (id: string) => {
-    const row = await ctx.reads.one('users', id);
+  const read = async (id: string, reads = ctx.reads) => {
+    const row = await reads.one('users', id);
     if (!row) throw notFound('user', id);
     return shapeUser(row);
   };
@@ -23,7 +23,7 @@ export function usersRoutes(app: FastifyInstance, ctx: RouteContext) {
   app.get<{ Params: Params }>(
     '/users/:userId',
     { schema: { tags, summary: 'A cached user', params, response: readResponses(one('User')) } },
-    async (request) => read(snowflakeParam(request.params.userId, 'params.userId')),
+    async (request) => read(snowflakeParam(request.params.userId, 'params.userId'), ctx.readsFor(request)),
   );
 
   app.put<{ Params: Params }>(
