@@ -63,7 +63,7 @@ export async function postgresPids(databases: string[]): Promise<Set<number>> {
   });
 }
 
-export const COUNTED_TABLES = ['users', 'members', 'presences', 'messages', 'channels', 'guilds'] as const;
+export const COUNTED_TABLES = ['users', 'members', 'presences', 'messages', 'channels', 'threads', 'guilds'] as const;
 export type Counts = Record<(typeof COUNTED_TABLES)[number], number>;
 
 export async function tableCounts(url: string, where: Partial<Record<(typeof COUNTED_TABLES)[number], string>> = {}): Promise<Counts> {
@@ -80,6 +80,48 @@ export async function tableCounts(url: string, where: Partial<Record<(typeof COU
   } finally {
     await client.end();
   }
+}
+
+/** What the cache holds for the given guilds and users (workload (5)'s check), by kind. */
+export interface GuildSetCounts {
+  guilds: number;
+  channels: number;
+  threads: number;
+  members: number;
+  presences: number;
+  users: number;
+  roles: number;
+  emojis: number;
+  overwrites: number;
+}
+
+export async function guildSetCounts(url: string, guildIds: readonly string[], userIds: readonly string[]): Promise<GuildSetCounts> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query<Record<keyof GuildSetCounts, string>>(
+      `SELECT
+         (SELECT count(*) FROM guilds WHERE id = ANY($1::bigint[]))::text AS guilds,
+         (SELECT coalesce(sum(jsonb_array_length(roles)), 0) FROM guilds WHERE id = ANY($1::bigint[]))::text AS roles,
+         (SELECT coalesce(sum(jsonb_array_length(emojis)), 0) FROM guilds WHERE id = ANY($1::bigint[]))::text AS emojis,
+         (SELECT count(*) FROM channels WHERE guild_id = ANY($1::bigint[]))::text AS channels,
+         (SELECT coalesce(sum(jsonb_array_length(permission_overwrites)), 0) FROM channels WHERE guild_id = ANY($1::bigint[]))::text AS overwrites,
+         (SELECT count(*) FROM threads WHERE guild_id = ANY($1::bigint[]))::text AS threads,
+         (SELECT count(*) FROM members WHERE guild_id = ANY($1::bigint[]))::text AS members,
+         (SELECT count(*) FROM presences WHERE guild_id = ANY($1::bigint[]))::text AS presences,
+         (SELECT count(*) FROM users WHERE id = ANY($2::bigint[]))::text AS users`,
+      [guildIds, userIds],
+    );
+    const row = res.rows[0]!;
+    return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as unknown as GuildSetCounts;
+  } finally {
+    await client.end();
+  }
+}
+
+/** `got` against `want`, kind by kind: the differences, empty when they match. */
+export function countMismatches(want: GuildSetCounts, got: GuildSetCounts): string[] {
+  return (Object.keys(want) as (keyof GuildSetCounts)[]).filter((k) => want[k] !== got[k]).map((k) => `${k}: expected ${want[k]}, found ${got[k]}`);
 }
 
 export interface Machine {

@@ -85,9 +85,9 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
-/** CPU seconds of every `postgres` process on the machine, by pid. */
-export function postgresCpuByPid(): Map<number, number> {
-  const out = new Map<number, number>();
+/** CPU seconds of every process named in `comms` (e.g. `postgres`, `redis-server`), by name and pid. */
+export function cpuByComm(comms: readonly string[]): Map<string, Map<number, number>> {
+  const out = new Map(comms.map((c) => [c, new Map<number, number>()]));
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -96,13 +96,15 @@ export function postgresCpuByPid(): Map<number, number> {
   }
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
+    let byPid;
     try {
-      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== 'postgres') continue;
+      byPid = out.get(readFileSync(`/proc/${e}/comm`, 'utf8').trim());
     } catch {
       continue;
     }
+    if (!byPid) continue;
     const s = processCpuSeconds(Number(e));
-    if (!Number.isNaN(s)) out.set(Number(e), s);
+    if (!Number.isNaN(s)) byPid.set(Number(e), s);
   }
   return out;
 }
@@ -126,6 +128,8 @@ export interface CpuUsage {
   service: number;
   /** PostgreSQL processes that served the benchmark's databases, plus the server's background processes. */
   postgres: number;
+  /** The machine's Redis server (the Redis baseline's other half). */
+  redis: number;
   /** Everything else on the machine (other users' processes, other databases' backends). */
   other: number;
 }
@@ -134,15 +138,19 @@ export interface CpuSnapshot {
   bench: number;
   service: number;
   postgres: Map<number, number>;
+  redis: number;
   machine: number;
 }
 
+/** `servicePid`: the child whose CPU is counted as `service` (the service, or the do-nothing route of (5)). */
 export function cpuSnapshot(servicePid: number | undefined): CpuSnapshot {
   const u = process.cpuUsage();
+  const byComm = cpuByComm(['postgres', 'redis-server']);
   return {
     bench: (u.user + u.system) / 1e6,
     service: servicePid === undefined ? 0 : processCpuSeconds(servicePid),
-    postgres: postgresCpuByPid(),
+    postgres: byComm.get('postgres')!,
+    redis: [...byComm.get('redis-server')!.values()].reduce((a, b) => a + b, 0),
     machine: machineBusySeconds(),
   };
 }
@@ -156,6 +164,7 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot, pgPids: ReadonlySet<num
   for (const [pid, s] of b.postgres) if (pgPids.has(pid)) postgres += s - (a.postgres.get(pid) ?? 0);
   const bench = b.bench - a.bench;
   const service = b.service - a.service;
-  const other = Math.max(0, b.machine - a.machine - bench - service - postgres);
-  return { bench, service, postgres, other };
+  const redis = b.redis - a.redis;
+  const other = Math.max(0, b.machine - a.machine - bench - service - postgres - redis);
+  return { bench, service, postgres, redis, other };
 }

@@ -66,7 +66,7 @@ export class Rng {
 }
 
 /** A 32-hex-digit asset hash derived from `n`. */
-function hash(n: number): string {
+export function hash(n: number): string {
   let out = '';
   let x = (n * 2_654_435_761) >>> 0;
   for (let i = 0; i < 4; i++) {
@@ -76,12 +76,12 @@ function hash(n: number): string {
   return out;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A full user object as carried by members, message authors and mentions. */
-export function userObject(u: number): Record<string, unknown> {
+/** A full user object as carried by members, message authors and mentions (`id` defaults to `ids.user(u)`). */
+export function userObject(u: number, id = ids.user(u)): Record<string, unknown> {
   return {
-    id: ids.user(u),
+    id,
     username: `user_${u}`,
     discriminator: '0',
     global_name: u % 3 === 0 ? null : `Display Name ${u}`,

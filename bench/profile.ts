@@ -1,4 +1,7 @@
-/** Summary of a V8 .cpuprofile (written by `node --cpu-prof`): self time by function and by area. */
+/**
+ * Summary of a V8 .cpuprofile (written by `node --cpu-prof`): self time by function and by area, and the total
+ * time (self + callees) of the service's own functions, which says which step of a request costs what.
+ */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -6,6 +9,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -42,13 +46,28 @@ export function summarizeProfiles(dir: string, top = 15): string {
     const perHit = totalHits > 0 ? ms / totalHits : 0;
     const byFn = new Map<string, number>();
     const byArea = new Map<string, number>();
+    const keyOf = (n: ProfileNode) => {
+      const { functionName, url, lineNumber } = n.callFrame;
+      const short = url.replace(/^.*\/(node_modules\/|src\/)/, '$1');
+      return `${functionName || '(anonymous)'} ${short ? `${short}:${lineNumber + 1}` : ''}`.trim();
+    };
+    const parent = new Map<number, ProfileNode>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
+    /** Total hits of src/ functions: each sample counted once per distinct function on its stack. */
+    const total = new Map<string, number>();
     for (const n of profile.nodes) {
       const hits = n.hitCount ?? 0;
       if (hits === 0) continue;
-      const { functionName, url, lineNumber } = n.callFrame;
-      const short = url.replace(/^.*\/(node_modules\/|src\/)/, '$1');
-      const key = `${functionName || '(anonymous)'} ${short ? `${short}:${lineNumber + 1}` : ''}`.trim();
+      const { functionName, url } = n.callFrame;
+      const key = keyOf(n);
       byFn.set(key, (byFn.get(key) ?? 0) + hits);
+      const seen = new Set<string>();
+      for (let a: ProfileNode | undefined = n; a; a = parent.get(a.id)) {
+        const k = keyOf(a);
+        if (!/\/src\//.test(a.callFrame.url) || seen.has(k)) continue;
+        seen.add(k);
+        total.set(k, (total.get(k) ?? 0) + hits);
+      }
       const a = area(url, functionName);
       byArea.set(a, (byArea.get(a) ?? 0) + hits);
     }
@@ -66,6 +85,10 @@ export function summarizeProfiles(dir: string, top = 15): string {
     for (const [a, h] of [...byArea].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`    ${pct(h).padStart(6)}  ${a}`);
     lines.push('  self time by function:');
     for (const [k, h] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`    ${pct(h).padStart(6)}  ${k}`);
+    if (total.size > 0) {
+      lines.push("  total time (self + callees) of the service's own functions (tsx-compiled: line numbers are not the source's):");
+      for (const [k, h] of [...total].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`    ${pct(h).padStart(6)}  ${k}`);
+    }
   }
   return lines.join('\n');
 }

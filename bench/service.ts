@@ -105,12 +105,14 @@ export interface ServiceOptions {
   port: number;
   /** Extra node flags for the child (e.g. --cpu-prof). */
   nodeFlags?: string[];
-  /** Modules imported after tsx, before src/main.ts (paths relative to root). */
+  /** Modules imported after tsx, before the script (paths relative to root). */
   preload?: string[];
+  /** The program, relative to root: the service by default; (5) also starts bench/noop-server.ts. */
+  script?: string;
   env?: Record<string, string>;
 }
 
-/** `node --import tsx src/main.ts` with the benchmark's environment. */
+/** `node --import tsx src/main.ts` (or `script`) with the benchmark's environment. */
 export class ServiceProcess {
   private readonly child: ChildProcess;
   private readonly output: string[] = [];
@@ -138,7 +140,7 @@ export class ServiceProcess {
       '--import',
       'tsx',
       ...(options.preload ?? []).flatMap((p) => ['--import', p]),
-      'src/main.ts',
+      options.script ?? 'src/main.ts',
     ], {
       cwd: options.root,
       env,
