@@ -2,6 +2,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { TABLE_NAMES, type TableName } from './db/tables.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -26,6 +27,8 @@ export interface Config {
   deleteOfflinePresences: boolean;
   /** Seconds between the service's own vacuums when autovacuum is not running (0 = never). */
   vacuumInterval: number;
+  /** The tables the cache writes and serves (CACHE_TABLES); the others are never written. */
+  cacheTables: TableName[];
 }
 
 export class ConfigError extends Error {
@@ -176,6 +179,18 @@ export function loadConfig(env: Env = process.env): Config {
   const deleteOfflinePresences = bool('DELETE_OFFLINE_PRESENCES', false);
   const vacuumInterval = int('VACUUM_INTERVAL', 60, 0, 86_400);
 
+  let cacheTables = [...TABLE_NAMES];
+  const rawTables = get('CACHE_TABLES');
+  if (rawTables !== undefined) {
+    const names = rawTables.split(',').map((t) => t.trim()).filter(Boolean);
+    const unknown = names.filter((t) => !(TABLE_NAMES as string[]).includes(t));
+    if (unknown.length > 0 || names.length === 0) {
+      problems.push(`CACHE_TABLES must list tables among ${TABLE_NAMES.join(', ')}, got "${rawTables}"${unknown.length > 0 ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+    } else {
+      cacheTables = TABLE_NAMES.filter((t) => names.includes(t));
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host,
@@ -191,5 +206,6 @@ export function loadConfig(env: Env = process.env): Config {
     queueLimit,
     deleteOfflinePresences,
     vacuumInterval,
+    cacheTables,
   };
 }

@@ -20,6 +20,7 @@ async function main() {
     queueLimit: config.queueLimit,
     deleteOfflinePresences: config.deleteOfflinePresences,
     vacuumIntervalMs: config.vacuumInterval * 1000,
+    cachedTables: config.cacheTables,
   });
   app.log.info(
     {

@@ -2,7 +2,8 @@
  * What an event (or a PUT/DELETE) does to the tables, as data. Event mappers produce these (pure, no I/O);
  * the writer applies them in order, inside one transaction, batching what can be batched.
  */
-import type { TableName } from '../db/schema.js';
+import type { TableName } from '../db/tables.js';
+import type { CascadeRoot, RetainTable } from './cascade.js';
 import type { Row } from '../discord/columns.js';
 
 export type { Row };
@@ -14,15 +15,16 @@ export type Change =
   | { kind: 'update'; table: TableName; row: Row; inc?: Record<string, number> }
   /** Delete one row by primary key (`key` holds the primary-key columns). No cascade. */
   | { kind: 'delete'; table: TableName; key: Row }
-  /** Delete channels, with their threads (by parent) and the messages of both. */
-  | { kind: 'deleteChannels'; ids: string[] }
-  /** Delete threads with their messages. */
-  | { kind: 'deleteThreads'; ids: string[] }
-  /** Delete a guild and every row that belongs to it (members, channels, threads, messages, presences). */
-  | { kind: 'removeGuild'; guildId: string }
-  /** GUILD_CREATE is authoritative: the guild's cached channels/threads not in `keep` leave (with cascades). */
-  | { kind: 'retainGuildChannels'; guildId: string; keep: string[] }
-  | { kind: 'retainGuildThreads'; guildId: string; keep: string[]; parentIds?: string[] }
+  /**
+   * Delete guilds, channels or threads by id with every row that belongs to them (see cascade.ts): a
+   * channel's threads and the messages and voice states of both; a guild's members, presences, channels, ….
+   */
+  | { kind: 'cascade'; table: CascadeRoot; ids: string[] }
+  /**
+   * GUILD_CREATE is authoritative for a guild's channels, threads and voice states (THREAD_LIST_SYNC for the
+   * threads of some channels): the cached rows whose key is not in `keep` leave, with what belongs to them.
+   */
+  | { kind: 'retain'; table: RetainTable; guildId: string; keep: string[]; parentIds?: string[] }
   /** READY: cached guilds of this shard that the session does not list were left while offline. */
   | { kind: 'reconcileShard'; shardId: number; numShards: number; keep: string[] }
   /** GUILD_MEMBER_ADD/REMOVE: `member_count` moves only when the member's presence in the cache changes. */

@@ -44,7 +44,8 @@ const RETRY_CLASSES = ['08', '53', '58'];
 export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || RETRY_CLASSES.includes(code.slice(0, 2)))) return true;
+  // 08P01 (protocol violation) is a bug of ours, not a passing condition: retrying would never end.
+  if (typeof code === 'string' && code !== '08P01' && (CONNECTION_CODES.has(code) || RETRY_CLASSES.includes(code.slice(0, 2)))) return true;
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|database closed|PGlite is closed/i.test(
     err.message,
   );

@@ -3,7 +3,7 @@
  * Every column comes out in Discord form (see `discord/columns.ts`), so results need no per-driver fixing.
  */
 import type { Sql } from '../db/connect.js';
-import type { TableName } from '../db/schema.js';
+import { TABLE_NAMES, type TableName } from '../db/tables.js';
 import { specs } from '../discord/columns.js';
 
 type R = Record<string, unknown>;
@@ -28,9 +28,14 @@ const ONE = Object.fromEntries(
   (Object.keys(specs) as TableName[]).map((t) => [t, byKey(t)]),
 ) as Record<TableName, Query>;
 
-const COUNTS = query(
-  `SELECT ${(Object.keys(specs) as TableName[]).map((t) => `(SELECT count(*) FROM ${q(t)})::int AS ${q(t)}`).join(', ')}`,
-);
+const COUNTS = new Map<string, Query>();
+/** Row counts of `tables` in one query. */
+function countsQuery(tables: readonly TableName[]): Query {
+  const key = tables.join(',');
+  let qy = COUNTS.get(key);
+  if (!qy) COUNTS.set(key, (qy = query(`SELECT ${tables.map((t) => `(SELECT count(*) FROM ${q(t)})::int AS ${q(t)}`).join(', ')}`)));
+  return qy;
+}
 
 const exec = async (sql: Sql, qy: Query, params: unknown[]) => sql.query<R>(qy.text, params, qy.name);
 
@@ -105,55 +110,24 @@ export class Reads {
     return (await exec(this.sql, ONE[table], key))[0];
   }
 
-  private async page(table: TableName, filters: [string, string][], key: string, order: 'ASC' | 'DESC', page: Page) {
-    const bounded = page.bound !== undefined;
-    const qy = listQuery({ table, filters: filters.map(([c]) => c), key, order, bounded, limited: true });
+  /**
+   * Rows of `table` whose `filters` columns equal the values given, in `key` order: one page (at most
+   * `page.limit` rows past `page.bound`), or all of them without `page`.
+   */
+  async list(table: TableName, filters: readonly (readonly [string, string])[], key: string, order: 'asc' | 'desc', page?: Page) {
+    const bounded = page?.bound !== undefined;
+    const qy = listQuery({
+      table,
+      filters: filters.map(([c]) => c),
+      key,
+      order: order === 'asc' ? 'ASC' : 'DESC',
+      bounded,
+      limited: page !== undefined,
+    });
     const params: unknown[] = filters.map(([, v]) => v);
-    if (bounded) params.push(page.bound);
-    params.push(page.limit);
+    if (bounded) params.push(page!.bound);
+    if (page) params.push(page.limit);
     return exec(this.sql, qy, params);
-  }
-
-  private async all(table: TableName, filters: [string, string][], key = 'id') {
-    const qy = listQuery({ table, filters: filters.map(([c]) => c), key, order: 'ASC', bounded: false, limited: false });
-    return exec(this.sql, qy, filters.map(([, v]) => v));
-  }
-
-  /** Guilds by id ascending, after `page.bound`. */
-  guilds(page: Page) {
-    return this.page('guilds', [], 'id', 'ASC', page);
-  }
-
-  /** Unavailable guilds by id ascending, after `page.bound`. */
-  unavailableGuilds(page: Page) {
-    return this.page('unavailable_guilds', [], 'id', 'ASC', page);
-  }
-
-  /** A guild's members by user id ascending, after `page.bound`. */
-  members(guildId: string, page: Page) {
-    return this.page('members', [['guild_id', guildId]], 'user_id', 'ASC', page);
-  }
-
-  /** A guild's presences by user id ascending, after `page.bound`. */
-  presences(guildId: string, page: Page) {
-    return this.page('presences', [['guild_id', guildId]], 'user_id', 'ASC', page);
-  }
-
-  /** A channel's (or thread's) messages, newest first, before `page.bound`. */
-  messages(channelId: string, page: Page) {
-    return this.page('messages', [['channel_id', channelId]], 'id', 'DESC', page);
-  }
-
-  /** Every channel of a guild, by id. */
-  guildChannels(guildId: string) {
-    return this.all('channels', [['guild_id', guildId]]);
-  }
-
-  /** Every thread of a guild (of one parent channel when `parentId` is given), by id. */
-  guildThreads(guildId: string, parentId?: string) {
-    const filters: [string, string][] = [['guild_id', guildId]];
-    if (parentId !== undefined) filters.push(['parent_id', parentId]);
-    return this.all('threads', filters);
   }
 
   /** Users by id (those cached), keyed by id. */
@@ -163,8 +137,9 @@ export class Reads {
     return new Map(rows.map((r) => [String(r.id), r]));
   }
 
-  /** Rows per table. */
-  async counts(): Promise<Record<TableName, number>> {
-    return (await exec(this.sql, COUNTS, []))[0] as Record<TableName, number>;
+  /** Rows per table, for the tables given. */
+  async counts(tables: readonly TableName[] = TABLE_NAMES): Promise<Partial<Record<TableName, number>>> {
+    if (tables.length === 0) return {};
+    return (await exec(this.sql, countsQuery(tables), []))[0] as Partial<Record<TableName, number>>;
   }
 }

@@ -3,7 +3,7 @@
  * column set, binding one array per column (`unnest`), whatever the number of rows. Statement texts are
  * built once and cached (node-postgres prepares them by name).
  */
-import type { TableName } from '../db/schema.js';
+import type { TableName } from '../db/tables.js';
 import type { Sql } from '../db/connect.js';
 import { specs, type ColumnSpec, type Row, type TableSpec } from '../discord/columns.js';
 
@@ -222,56 +222,19 @@ export function run(sql: Sql, statement: Statement, params: unknown[]) {
   return sql.query(statement.text, params, statement.name);
 }
 
-// ---- Cascading and set operations (each a single statement) ----
+// ---- Set operations that are not cascades (those are in cascade.ts) ----
 
-export const DELETE_CHANNELS: Statement = {
-  name: 'dsc_delete_channels',
-  text: `WITH th AS (DELETE FROM threads WHERE parent_id = ANY($1::bigint[]) RETURNING id),
-  ms AS (DELETE FROM messages WHERE channel_id = ANY($1::bigint[] || ARRAY(SELECT id FROM th)))
-  DELETE FROM channels WHERE id = ANY($1::bigint[])`,
-};
-
-export const DELETE_THREADS: Statement = {
-  name: 'dsc_delete_threads',
-  text: `WITH ms AS (DELETE FROM messages WHERE channel_id = ANY($1::bigint[]))
-  DELETE FROM threads WHERE id = ANY($1::bigint[])`,
-};
-
-export const REMOVE_GUILDS: Statement = {
-  name: 'dsc_remove_guilds',
-  text: `WITH ch AS (DELETE FROM channels WHERE guild_id = ANY($1::bigint[]) RETURNING id),
-  th AS (DELETE FROM threads WHERE guild_id = ANY($1::bigint[]) OR parent_id IN (SELECT id FROM ch) RETURNING id),
-  ms AS (DELETE FROM messages WHERE guild_id = ANY($1::bigint[])
-         OR channel_id = ANY(ARRAY(SELECT id FROM ch UNION ALL SELECT id FROM th))),
-  mb AS (DELETE FROM members WHERE guild_id = ANY($1::bigint[])),
-  pr AS (DELETE FROM presences WHERE guild_id = ANY($1::bigint[]))
-  DELETE FROM guilds WHERE id = ANY($1::bigint[])`,
-};
-
-export const RETAIN_GUILD_CHANNELS: Statement = {
-  name: 'dsc_retain_guild_channels',
-  text: `WITH ch AS (DELETE FROM channels WHERE guild_id = $1::bigint AND NOT (id = ANY($2::bigint[])) RETURNING id),
-  th AS (DELETE FROM threads WHERE parent_id IN (SELECT id FROM ch) RETURNING id)
-  DELETE FROM messages WHERE channel_id = ANY(ARRAY(SELECT id FROM ch UNION ALL SELECT id FROM th))`,
-};
-
-export const RETAIN_GUILD_THREADS: Statement = {
-  name: 'dsc_retain_guild_threads',
-  text: `WITH th AS (DELETE FROM threads WHERE guild_id = $1::bigint AND NOT (id = ANY($2::bigint[]))
-                     AND ($3::bigint[] IS NULL OR parent_id = ANY($3::bigint[])) RETURNING id)
-  DELETE FROM messages WHERE channel_id = ANY(ARRAY(SELECT id FROM th))`,
-};
-
-export const DELETE_UNAVAILABLE_GUILDS: Statement = {
-  name: 'dsc_delete_unavailable_guilds',
-  text: `DELETE FROM unavailable_guilds WHERE id = ANY($1::bigint[])`,
-};
-
-export const SHARD_GUILDS: Statement = {
-  name: 'dsc_shard_guilds',
-  text: `SELECT id::text AS id FROM guilds WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))
-  UNION SELECT id::text FROM unavailable_guilds WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))`,
-};
+/**
+ * READY's reconcile: the cached guilds of shard `$1` of `$2` that are not in `$3::bigint[]`, from the guild
+ * tables given (guilds, unavailable_guilds: the ones in the cache scope).
+ */
+export function shardGuildsStatement(tables: readonly TableName[]): Statement {
+  return cached(`shard_guilds|${tables.join(',')}`, () =>
+    tables
+      .map((t) => `SELECT id::text AS id FROM ${q(t)} WHERE (id >> 22) % $2::bigint = $1::bigint AND NOT (id = ANY($3::bigint[]))`)
+      .join(' UNION '),
+  );
+}
 
 export const STRIP_ROLE: Statement = {
   name: 'dsc_strip_role',

@@ -10,6 +10,8 @@
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
 import { PRUNE_MESSAGES } from './statements.js';
+import { PRUNE_MAX_PER_CHANNEL, Retention } from './retention.js';
+import type { TableName } from '../db/tables.js';
 import { changeCount, type Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
 
@@ -18,6 +20,8 @@ export interface WriterOptions {
   queueLimit: number;
   /** Messages kept per channel (0 = unlimited). */
   messageLimit: number;
+  /** The tables written (CACHE_TABLES); default all. */
+  cached?: ReadonlySet<TableName>;
   /** Changes merged into one transaction at most (a larger single request still runs alone). */
   maxBatchChanges?: number;
   /** Batch tuning (see batch.ts): rows from which writes are pipelined, and rows per statement. */
@@ -38,11 +42,6 @@ export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
 }
 
-/** Messages one pruning deletes per channel at most (a channel is due every `messageLimit / 4` new ones). */
-const PRUNE_MAX_PER_CHANNEL = 1_000;
-
-/** New messages in a channel that make it due for pruning. */
-const pruneEvery = (limit: number) => Math.max(1, Math.floor(limit / 4));
 
 interface Job {
   changes: Change[];
@@ -59,16 +58,15 @@ export class Writer {
   private running: Promise<void> | undefined;
   private closed = false;
   private botUserId: string | undefined;
-  /** Messages inserted per channel since its last pruning. */
-  private readonly sinceLastPrune = new Map<string, number>();
-  /** Channels whose oldest messages are due for pruning. */
-  private readonly duePrune = new Set<string>();
+  private readonly retention: Retention;
 
   constructor(
     private readonly db: Database,
     private readonly options: WriterOptions,
     private readonly hooks: WriterHooks = {},
-  ) {}
+  ) {
+    this.retention = new Retention(options.messageLimit);
+  }
 
   /** Events waiting for a transaction. */
   get depth(): number {
@@ -111,40 +109,16 @@ export class Writer {
     while (this.running) await this.running;
   }
 
-  /**
-   * Message retention: once a channel got `messageLimit / 4` (at least 1) new messages since its last
-   * pruning, it is due, and the oldest beyond `messageLimit` go right after the transaction (its answers
-   * are not held back). A channel therefore holds up to 25% more than the limit between prunings. Finding
-   * a channel's cut reads its `messageLimit` newest messages, so pruning is kept to once per quarter.
-   * Retention is housekeeping, not part of the requests' atomicity: a failed pruning is retried later.
-   */
-  private countMessages(inserted: Map<string, number>) {
-    const limit = this.options.messageLimit;
-    if (limit <= 0) return;
-    const every = pruneEvery(limit);
-    for (const [channel, n] of inserted) {
-      const total = (this.sinceLastPrune.get(channel) ?? 0) + n;
-      if (total >= every) {
-        this.duePrune.add(channel);
-        this.sinceLastPrune.delete(channel);
-      } else {
-        this.sinceLastPrune.set(channel, total);
-      }
-    }
-  }
-
+  /** Retention (see retention.ts) is housekeeping, not part of the requests' atomicity: a failed pruning is retried later. */
   private async prune() {
-    const due = [...this.duePrune];
-    this.duePrune.clear();
+    const due = this.retention.take();
     try {
-      const deleted = await this.db.query<{ channel_id: string }>(PRUNE_MESSAGES, [due, this.options.messageLimit, PRUNE_MAX_PER_CHANNEL]);
-      // A channel far over the limit (MESSAGE_LIMIT lowered) stays due until it is back under it.
+      const deleted = await this.db.query<{ channel_id: string }>(PRUNE_MESSAGES, [due, this.retention.limit, PRUNE_MAX_PER_CHANNEL]);
       const perChannel = new Map<string, number>();
       for (const { channel_id } of deleted) perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
-      for (const [channel, n] of perChannel) if (n >= PRUNE_MAX_PER_CHANNEL) this.duePrune.add(channel);
+      this.retention.pruned(perChannel);
     } catch {
-      const every = pruneEvery(this.options.messageLimit);
-      for (const channel of due) this.sinceLastPrune.set(channel, every - 1);
+      this.retention.failed(due);
     }
   }
 
@@ -164,9 +138,9 @@ export class Writer {
   }
 
   private async drain() {
-    while (this.queue.length > 0 || this.duePrune.size > 0) {
+    while (this.queue.length > 0 || this.retention.pending) {
       // Pruning is housekeeping between transactions, after the answers went out.
-      if (this.duePrune.size > 0) await this.prune();
+      if (this.retention.pending) await this.prune();
       if (this.queue.length > 0) await this.settle(this.take());
     }
   }
@@ -204,7 +178,12 @@ export class Writer {
     let botUserId = this.botUserId;
     let inserted: Map<string, number> | undefined;
     const stats = await this.db.work(async (work) => {
-      const batch = new Batch(work, { botUserId, pipelineRows: this.options.pipelineRows, chunkRows: this.options.chunkRows });
+      const batch = new Batch(work, {
+        botUserId,
+        cached: this.options.cached,
+        pipelineRows: this.options.pipelineRows,
+        chunkRows: this.options.chunkRows,
+      });
       for (const job of jobs) {
         events += job.weight;
         changes += job.size;
@@ -219,7 +198,7 @@ export class Writer {
       return batch.stats;
     });
     this.botUserId = botUserId;
-    if (inserted) this.countMessages(inserted);
+    if (inserted) this.retention.counted(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,
       events,

@@ -1,5 +1,5 @@
 /**
- * The eight cache tables: the single source of the schema.
+ * The cache tables: the single source of the schema (what the code knows about each: `tables.ts`).
  *
  * Conventions (the rest of the code relies on them):
  * - The TypeScript key of every column equals its SQL name, and for the columns that mirror a Discord property
@@ -254,6 +254,26 @@ export const presences = pgTable(
   (t) => [primaryKey({ columns: [t.guild_id, t.user_id] })],
 );
 
+export const voiceStates = pgTable(
+  'voice_states',
+  {
+    guild_id: snowflake('guild_id').notNull(),
+    user_id: snowflake('user_id').notNull(),
+    channel_id: snowflake('channel_id'),
+    session_id: text('session_id'),
+    deaf: boolean('deaf'),
+    mute: boolean('mute'),
+    self_deaf: boolean('self_deaf'),
+    self_mute: boolean('self_mute'),
+    self_stream: boolean('self_stream'),
+    self_video: boolean('self_video'),
+    suppress: boolean('suppress'),
+    request_to_speak_timestamp: time('request_to_speak_timestamp'),
+    updated_at: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.guild_id, t.user_id] }), index('voice_states_channel_id_idx').on(t.channel_id)],
+);
+
 export const unavailableGuilds = pgTable('unavailable_guilds', {
   id: snowflake('id').primaryKey(),
   updated_at: updatedAt(),
@@ -269,6 +289,7 @@ export const tables = {
   messages,
   presences,
   unavailable_guilds: unavailableGuilds,
+  voice_states: voiceStates,
 } as const;
 
 export type TableName = keyof typeof tables;

@@ -10,6 +10,7 @@ import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
 import type { Database } from '../db/connect.js';
+import { TABLE_NAMES, type TableName } from '../db/tables.js';
 import { Replica } from '../db/replica.js';
 import { stripNulEscapes } from '../discord/nul.js';
 import { acceptConsistency, readsChooser } from './consistency.js';
@@ -18,18 +19,11 @@ import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { Metrics } from './metrics.js';
 import { AJV_OPTIONS } from './schemas.js';
-import { channelsRoutes } from './routes/channels.js';
 import { dispatchRoutes } from './routes/dispatch.js';
-import { guildsRoutes } from './routes/guilds.js';
-import { membersRoutes } from './routes/members.js';
-import { messagesRoutes } from './routes/messages.js';
 import { operationsRoutes } from './routes/operations.js';
 import { permissionsRoutes } from './routes/permissions.js';
-import { presencesRoutes } from './routes/presences.js';
+import { resourceRoutes } from './routes/resources.js';
 import { statsRoutes } from './routes/stats.js';
-import { threadsRoutes } from './routes/threads.js';
-import { unavailableGuildsRoutes } from './routes/unavailable-guilds.js';
-import { usersRoutes } from './routes/users.js';
 
 export interface AppOptions {
   db: Database;
@@ -45,6 +39,8 @@ export interface AppOptions {
   deleteOfflinePresences?: boolean;
   /** Changes merged into one transaction at most. */
   maxBatchChanges?: number;
+  /** The tables written and served (CACHE_TABLES); default all. */
+  cachedTables?: readonly TableName[];
   /** When autovacuum is not running: vacuum the churning tables this often (ms; 0 = never; see cache/vacuum.ts). */
   vacuumIntervalMs?: number;
   /** Writer tuning (tests): rows from which writes are pipelined, rows per statement (see cache/batch.ts). */
@@ -77,7 +73,7 @@ async function decodeBody(request: FastifyRequest, _reply: unknown, payload: Req
   const encoding = request.headers['content-encoding']?.trim().toLowerCase();
   if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
   const decoder = DECODERS[encoding];
-  if (!decoder) throw new HttpError(415, `content-encoding ${encoding} is not supported: send gzip, deflate, br or identity`);
+  if (!decoder) throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `content-encoding ${encoding} is not supported: send gzip, deflate, br or identity`);
   const decoded = decoder() as Transform & { receivedEncodedLength: number };
   // Fastify compares this with Content-Length, and the decoded length with BODY_LIMIT.
   decoded.receivedEncodedLength = 0;
@@ -95,7 +91,7 @@ async function decodeBody(request: FastifyRequest, _reply: unknown, payload: Req
 function bearerAuth(token: string) {
   return async (request: FastifyRequest) => {
     if (!tokenMatches(request.headers.authorization, token)) {
-      throw new HttpError(401, 'missing or wrong bearer token: send Authorization: Bearer <CACHE_TOKEN>');
+      throw new HttpError('UNAUTHORIZED', 'missing or wrong bearer token: send Authorization: Bearer <CACHE_TOKEN>');
     }
   };
 }
@@ -105,6 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const logger: FastifyServerOptions['logger'] = options.logLevel === false ? false : { level: options.logLevel ?? 'info' };
   const app = Fastify({ logger, bodyLimit, forceCloseConnections: false, return503OnClosing: true, ajv: AJV_OPTIONS });
 
+  const cached: ReadonlySet<TableName> = new Set(options.cachedTables ?? TABLE_NAMES);
   const replica = options.readDatabaseUrl ? new Replica(options.readDatabaseUrl, options.db, app.log) : undefined;
   const metrics = new Metrics({ replica: replica !== undefined });
   const writer = new Writer(
@@ -112,6 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     {
       queueLimit: options.queueLimit ?? 10_000,
       messageLimit: options.messageLimit ?? 200,
+      cached,
       ...(options.maxBatchChanges !== undefined ? { maxBatchChanges: options.maxBatchChanges } : {}),
       ...(options.pipelineRows !== undefined ? { pipelineRows: options.pipelineRows } : {}),
       ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
@@ -136,6 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     replica,
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
+    cached,
   };
   app.decorate('cache', ctx);
 
@@ -183,15 +182,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.cacheToken) v1.addHook('onRequest', bearerAuth(options.cacheToken));
       statsRoutes(v1, ctx);
       dispatchRoutes(v1, ctx);
-      usersRoutes(v1, ctx);
-      guildsRoutes(v1, ctx);
-      unavailableGuildsRoutes(v1, ctx);
-      membersRoutes(v1, ctx);
+      resourceRoutes(v1, ctx);
       permissionsRoutes(v1, ctx);
-      presencesRoutes(v1, ctx);
-      channelsRoutes(v1, ctx);
-      threadsRoutes(v1, ctx);
-      messagesRoutes(v1, ctx);
     },
     { prefix: '/v1' },
   );

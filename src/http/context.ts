@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Reads } from '../cache/reads.js';
 import type { Writer } from '../cache/writer.js';
 import type { Database } from '../db/connect.js';
+import type { TableName } from '../db/tables.js';
 import type { Replica } from '../db/replica.js';
 import type { Metrics } from './metrics.js';
 
@@ -17,4 +18,6 @@ export interface RouteContext {
   replica: Replica | undefined;
   metrics: Metrics;
   deleteOfflinePresences: boolean;
+  /** The tables in the cache scope (CACHE_TABLES). */
+  cached: ReadonlySet<TableName>;
 }

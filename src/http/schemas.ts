@@ -1,37 +1,47 @@
 /**
  * JSON schemas of the HTTP API, for validation of params/querystrings and for the OpenAPI document.
  *
- * - The Discord objects (`User`, `Guild`, ...) are derived from the Drizzle schema through the column specs,
- *   so the documentation follows the tables. They are shared schemas (`$id`), referenced as `User#` etc., and
- *   open (`additionalProperties: true`): they describe what the cache stores, never filter it.
+ * - The Discord objects (`User`, `Guild`, ...) are derived from the Drizzle schema (column specs) and the
+ *   table descriptors (hidden and nullable columns), so the documentation follows the tables. They are
+ *   shared schemas (`$id`), referenced as `User#` etc., and open (`additionalProperties: true`): they
+ *   describe what the cache stores, never filter it.
+ * - Snowflake params use the Ajv format `snowflake` (registered in `AJV_OPTIONS`): a validated param is a
+ *   canonical snowflake, and handlers use it as it is.
  * - Request bodies are only `type: object`: Fastify's Ajv coerces types (it would turn `null` into `""`), and
  *   the column-level checks (`discord/columns.ts`) give better messages. The body is documented by the
  *   response schema of the same resource.
  * - Bad params/querystrings answer 400 naming the field (`params.guildId ...`): see `formatSchemaErrors`.
  */
-import type { TableName } from '../db/schema.js';
+import { TABLES, TABLE_NAMES, type TableName } from '../db/tables.js';
 import { specs, type ColumnKind } from '../discord/columns.js';
-import { INTERNAL_COLUMNS } from '../discord/shape.js';
-import { SNOWFLAKE_PROBLEM } from './params.js';
+import { SNOWFLAKE_PROBLEM, isSnowflake } from '../discord/snowflake.js';
+import { ERROR_CODES } from './errors.js';
 
 type Schema = Record<string, unknown>;
 
-export const SNOWFLAKE_PATTERN = '^(0|[1-9][0-9]{0,19})$';
-/** Optional query snowflakes may be empty (`?after=` means "from the start"). */
-export const OPTIONAL_SNOWFLAKE_PATTERN = '^(|0|[1-9][0-9]{0,19})$';
-const SNOWFLAKE_PATTERNS = new Set([SNOWFLAKE_PATTERN, OPTIONAL_SNOWFLAKE_PATTERN]);
-
 const SNOWFLAKE_DOC = 'Snowflake: a decimal string without leading zeros, at most 20 digits, below 2^63';
 
-export const snowflake: Schema = { type: 'string', pattern: SNOWFLAKE_PATTERN, description: SNOWFLAKE_DOC };
+export const snowflake: Schema = { type: 'string', format: 'snowflake', description: SNOWFLAKE_DOC };
+/** Optional query snowflakes may be empty (`?after=` means "from the start"). */
 const optionalSnowflake = (description: string): Schema => ({
   type: 'string',
-  pattern: OPTIONAL_SNOWFLAKE_PATTERN,
+  format: 'snowflake-or-empty',
   description: `${description} (${SNOWFLAKE_DOC})`,
 });
 
+/** Ajv options for the app: the snowflake formats, and `verbose` errors (offending value and schema, for the messages). */
+export const AJV_OPTIONS = {
+  customOptions: {
+    verbose: true,
+    formats: {
+      snowflake: { type: 'string', validate: isSnowflake },
+      'snowflake-or-empty': { type: 'string', validate: (s: string) => s === '' || isSnowflake(s) },
+    },
+  },
+} as const;
+
 /** Path parameters, all snowflakes. */
-export function paramsSchema(...names: string[]): Schema {
+export function paramsSchema(names: readonly string[]): Schema {
   return {
     type: 'object',
     required: names,
@@ -47,13 +57,17 @@ const limit: Schema = {
   description: 'Rows per page, 1 to 1000',
 };
 
-/** `?limit=&after=` (ascending lists) or `?limit=&before=` (newest-first lists). */
-export function pageQuery(bound: 'after' | 'before'): Schema {
-  const doc =
-    bound === 'after'
-      ? 'Keyset paging: only rows whose id is greater (pass the last id of the previous page)'
-      : 'Keyset paging: only rows whose id is smaller (pass the last id of the previous page)';
-  return { type: 'object', properties: { limit, [bound]: optionalSnowflake(doc) } };
+/** `?limit=&after=` (ascending lists) or `?limit=&before=` (newest-first lists), and optional column filters. */
+export function listQuery(paged: 'after' | 'before' | undefined, filters: readonly string[] = []): Schema {
+  const properties: Schema = {};
+  if (paged) {
+    properties.limit = limit;
+    properties[paged] = optionalSnowflake(
+      `Keyset paging: only rows whose key is ${paged === 'after' ? 'greater' : 'smaller'} (pass the last key of the previous page)`,
+    );
+  }
+  for (const f of filters) properties[f] = optionalSnowflake(`Only the rows whose ${f} is this`);
+  return { type: 'object', properties };
 }
 
 export function optionalSnowflakeQuery(name: string, description: string): Schema {
@@ -63,7 +77,7 @@ export function optionalSnowflakeQuery(name: string, description: string): Schem
 /** A PUT body: any JSON object (see the header comment). */
 export const objectBody = (description: string): Schema => ({ type: 'object', additionalProperties: true, description });
 
-// ---- Discord objects, from the column specs ----
+// ---- Discord objects, from the column specs and the table descriptors ----
 
 const KIND_SCHEMA: Record<ColumnKind, Schema> = {
   snowflake: { type: 'string', description: 'snowflake' },
@@ -75,47 +89,61 @@ const KIND_SCHEMA: Record<ColumnKind, Schema> = {
   json: { description: 'JSON, as Discord sends it' },
 };
 
-function objectSchema(id: string, table: TableName, description: string, drop: string[] = [], extra: Schema = {}): Schema {
-  const skip = new Set([...INTERNAL_COLUMNS, ...drop]);
-  const properties: Schema = {};
-  for (const c of specs[table].columns) if (!skip.has(c.name)) properties[c.name] = KIND_SCHEMA[c.kind];
-  return { $id: id, type: 'object', description, additionalProperties: true, properties: { ...properties, ...extra } };
-}
-
 const ref = (id: string): Schema => ({ $ref: `${id}#` });
+
+const OBJECT_DOC: Partial<Record<TableName, string>> = {
+  members: 'A guild member; `user` is the cached user or `{ id }`',
+  presences: 'A presence; `user` is the cached user or `{ id }`',
+  messages: 'A message; `author` is the snapshot stored with it',
+  threads: 'A thread (channel types 10, 11, 12)',
+  channels: 'A guild or DM channel (not a thread)',
+  unavailable_guilds: 'A guild in an outage',
+};
+
+/**
+ * The object a table's rows are returned as: its columns but the hidden ones; `T | null` properties are
+ * `nullable` (null when not known), the others are left out when not known.
+ */
+function objectSchema(table: TableName): Schema {
+  const d = TABLES[table];
+  const skip = new Set<string>(['updated_at', ...d.hidden]);
+  const nullable = new Set<string>(d.nullable);
+  const properties: Schema = {};
+  for (const c of specs[table].columns) {
+    if (skip.has(c.name)) continue;
+    properties[c.name] = nullable.has(c.name) ? { ...KIND_SCHEMA[c.kind], nullable: true } : KIND_SCHEMA[c.kind];
+  }
+  if (table === 'members' || table === 'presences') properties.user = ref('User');
+  if (table === 'unavailable_guilds') properties.unavailable = { type: 'boolean', enum: [true] };
+  const description = OBJECT_DOC[table] ?? `A Discord ${d.kind} (properties the cache stores)`;
+  return { $id: d.object, type: 'object', description, additionalProperties: true, properties };
+}
 
 export const errorSchema: Schema = {
   $id: 'Error',
   type: 'object',
-  description: "Fastify's error shape",
+  description: "Fastify's error shape, with a stable `code`",
   properties: {
     statusCode: { type: 'integer' },
     error: { type: 'string' },
-    message: { type: 'string', description: 'what and where' },
+    code: {
+      type: 'string',
+      enum: Object.keys(ERROR_CODES),
+      description: Object.entries(ERROR_CODES)
+        .map(([code, [status, doc]]) => `\`${code}\` (${status}): ${doc}`)
+        .join('; '),
+    },
+    message: { type: 'string', description: 'what and where, for people: act on `code`' },
+    index: { type: 'integer', description: 'INVALID_EVENT: the position of the refused event in the body' },
+    path: { type: 'string', description: 'INVALID_EVENT, INVALID_BODY: the offending field (`body[3].d.user.id`)' },
   },
-  required: ['statusCode', 'error', 'message'],
+  required: ['statusCode', 'error', 'code', 'message'],
 };
 
 /** Shared schemas: registered with `app.addSchema` before the routes, named as components in OpenAPI. */
 export const sharedSchemas: Schema[] = [
   errorSchema,
-  objectSchema('User', 'users', 'A Discord user (properties the cache stores; nulls are omitted)'),
-  objectSchema('Guild', 'guilds', 'A Discord guild, with `roles` (nulls are omitted)'),
-  objectSchema('Member', 'members', 'A guild member; `user` is the cached user or `{ id }`', ['guild_id', 'user_id'], {
-    user: ref('User'),
-  }),
-  objectSchema('Channel', 'channels', 'A guild or DM channel (not a thread)'),
-  objectSchema('Thread', 'threads', 'A thread (channel types 10, 11, 12)'),
-  objectSchema('Message', 'messages', 'A message; `author` is the snapshot stored with it', ['author_id']),
-  objectSchema('Presence', 'presences', 'A presence; `user` is the cached user or `{ id }`', ['user_id'], {
-    user: ref('User'),
-  }),
-  {
-    $id: 'UnavailableGuild',
-    type: 'object',
-    description: 'A guild in an outage',
-    properties: { id: snowflake, unavailable: { type: 'boolean', enum: [true] } },
-  },
+  ...TABLE_NAMES.map(objectSchema),
   {
     $id: 'Permissions',
     type: 'object',
@@ -128,18 +156,20 @@ export const one = (id: string) => ref(id);
 export const list = (id: string): Schema => ({ type: 'array', items: ref(id) });
 
 const error = (description: string): Schema => ({ ...ref('Error'), description });
-const BAD = error('Bad request: the message names the offending field');
+const BAD = error('Bad request: `code` says what, the message names the offending field');
 const UNAVAILABLE = error('Write queue full or database unreachable; retry after Retry-After seconds');
+const NOT_CACHED = error('NOT_CACHED: `<kind> <id> is not cached`; TABLE_NOT_CACHED: the table is left out (CACHE_TABLES)');
 /** GET of one object: 200, 400 bad params, 404 not cached. */
-export const readResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: error('Not cached: `<kind> <id> is not cached`') });
-/** GET of a list: 200, 400 bad params. */
-export const listResponses = (ok: Schema) => ({ 200: ok, 400: BAD });
+export const readResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED });
+/** GET of a list: 200, 400 bad params, 404 table not cached. */
+export const listResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED });
 /** PUT: 200 with the stored object, 400, 503 (queue full or database unreachable). */
-export const putResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 503: UNAVAILABLE });
+export const putResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED, 503: UNAVAILABLE });
 /** DELETE: 204, also when absent. */
 export const deleteResponses = {
   204: { type: 'null', description: 'Deleted, or was not cached' },
   400: BAD,
+  404: NOT_CACHED,
   503: UNAVAILABLE,
 };
 
@@ -153,12 +183,8 @@ interface SchemaError {
   parentSchema?: Record<string, unknown>;
 }
 
-/** Ajv options for the app: `verbose` puts the offending value and its schema into errors (for the messages). */
-export const AJV_OPTIONS = { customOptions: { verbose: true } };
-
 function problemOf(e: SchemaError): string {
-  const pattern = e.keyword === 'pattern' ? e.params.pattern : undefined;
-  if (typeof pattern === 'string' && SNOWFLAKE_PATTERNS.has(pattern)) return SNOWFLAKE_PROBLEM;
+  if (e.keyword === 'format' && String(e.params.format).startsWith('snowflake')) return SNOWFLAKE_PROBLEM;
   const s = e.parentSchema;
   if (s?.type === 'integer' && typeof s.minimum === 'number' && typeof s.maximum === 'number') {
     return `must be an integer from ${s.minimum} to ${s.maximum}`;
@@ -168,7 +194,7 @@ function problemOf(e: SchemaError): string {
 
 /**
  * Fastify's validation errors as `<part>.<field> <problem>, got "<value>"` (`params.guildId must be a
- * snowflake ...`), matching the messages of the handlers' own checks (`params.ts`).
+ * snowflake ...`).
  */
 export function formatSchemaErrors(errors: SchemaError[], dataVar: string): Error {
   const text = errors.map((e) => {

@@ -130,7 +130,7 @@ describe.skipIf(!bin)(title, () => {
       expect((await get('/v1/users/42?consistency=primary')).status).toBe(200);
       // A PUT answers what it stored: read from the primary.
       const put = await request('PUT', '/v1/users/43', { body: { username: 'put', discriminator: '0' } });
-      expect(put).toEqual({ status: 200, body: { id: '43', username: 'put', discriminator: '0' } });
+      expect(put).toEqual({ status: 200, body: { id: '43', username: 'put', discriminator: '0', global_name: null, avatar: null } });
 
       // The lag is reported, and the service stays ready.
       const ready = await get('/ready');

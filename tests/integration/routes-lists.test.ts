@@ -94,12 +94,12 @@ describe('members and presences', () => {
   test("a guild's members by user id, with their users", async () => {
     const all = (await get(app, '/v1/guilds/9/members')).body;
     expect(all).toEqual([
-      { nick: 'n3', user: { id: '3', username: 'u3' } },
-      { nick: 'n20', user: { id: '20', username: 'u20' } },
-      { nick: 'n100', user: { id: '100', username: 'u100' } },
+      { nick: 'n3', user: { id: '3', username: 'u3', global_name: null, avatar: null } },
+      { nick: 'n20', user: { id: '20', username: 'u20', global_name: null, avatar: null } },
+      { nick: 'n100', user: { id: '100', username: 'u100', global_name: null, avatar: null } },
     ]);
     const page = (await get(app, '/v1/guilds/9/members?limit=1&after=3')).body;
-    expect(page).toEqual([{ nick: 'n20', user: { id: '20', username: 'u20' } }]);
+    expect(page).toEqual([{ nick: 'n20', user: { id: '20', username: 'u20', global_name: null, avatar: null } }]);
     expect((await get(app, '/v1/guilds/10/members')).body).toEqual([{ nick: 'other guild', user: { id: '5' } }]);
     expect((await get(app, '/v1/guilds/11/members')).body).toEqual([]);
     expect((await get(app, '/v1/guilds/9/members?limit=1001')).status).toBe(400);
@@ -110,7 +110,7 @@ describe('members and presences', () => {
     const all = (await get(app, '/v1/guilds/9/presences')).body;
     expect(all.map((p: { user: { id: string } }) => p.user.id)).toEqual(['3', '20', '100']);
     const page = (await get(app, '/v1/guilds/9/presences?after=20')).body;
-    expect(page).toEqual([{ guild_id: '9', status: 'online', user: { id: '100', username: 'u100' } }]);
+    expect(page).toEqual([{ guild_id: '9', status: 'online', user: { id: '100', username: 'u100', global_name: null, avatar: null } }]);
     expect((await get(app, '/v1/guilds/9/presences?after=nope')).body.message).toMatch(/^querystring\.after /);
   });
 });

@@ -27,6 +27,9 @@ const ROUTES: Record<string, string[]> = {
   '/v1/channels/{channelId}/messages/{messageId}': ['get', 'put', 'delete'],
   '/v1/unavailable-guilds': ['get'],
   '/v1/unavailable-guilds/{guildId}': ['get', 'put', 'delete'],
+  '/v1/guilds/{guildId}/voice-states': ['get'],
+  '/v1/guilds/{guildId}/voice-states/{userId}': ['get', 'put', 'delete'],
+  '/v1/channels/{channelId}/voice-states': ['get'],
 };
 
 let db: Database;
@@ -66,7 +69,7 @@ describe('OpenAPI document', () => {
     const guild = doc.paths['/v1/guilds/{guildId}'].get;
     expect(guild.parameters).toEqual([
       expect.objectContaining({ in: 'query', name: 'consistency', required: false, schema: { type: 'string', enum: ['primary'] } }),
-      expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ pattern: '^(0|[1-9][0-9]{0,19})$' }) }),
+      expect.objectContaining({ in: 'path', name: 'guildId', required: true, schema: expect.objectContaining({ format: 'snowflake' }) }),
       expect.objectContaining({ in: 'header', name: 'x-consistency', required: false, schema: { type: 'string', enum: ['primary'] } }),
     ]);
     expect(guild.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Guild' });

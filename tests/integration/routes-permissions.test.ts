@@ -146,6 +146,7 @@ describe('errors', () => {
     expect((await get(app, '/v1/guilds/1234/members/2/permissions')).body).toEqual({
       statusCode: 404,
       error: 'Not Found',
+      code: 'NOT_CACHED',
       message: 'guild 1234 is not cached',
     });
     expect((await perms('77')).body.message).toBe('member 77 is not cached');

@@ -31,22 +31,27 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
   });
 
   describe('guilds', () => {
+    // Discord's present-and-nullable guild properties (`T | null`) come back as null when not known.
+    const nulls = Object.fromEntries(
+      ['splash', 'discovery_splash', 'afk_channel_id', 'application_id', 'system_channel_id', 'rules_channel_id', 'vanity_url_code', 'description', 'banner', 'public_updates_channel_id', 'safety_alerts_channel_id'].map((k) => [k, null]),
+    );
+
     test('PUT creates, then merges: present keys overwrite (null too), absent keys stay', async () => {
       const created = await put(app, '/v1/guilds/100', { id: '100', name: 'one', icon: 'abc', owner_id: '7', afk_timeout: 60 });
       expect(created).toEqual({
         status: 200,
-        body: { id: '100', name: 'one', icon: 'abc', owner_id: '7', afk_timeout: 60 },
+        body: { ...nulls, id: '100', name: 'one', icon: 'abc', owner_id: '7', afk_timeout: 60 },
       });
       const merged = await put(app, '/v1/guilds/100', { name: 'two', icon: null, features: ['NEWS'] });
       expect(merged.status).toBe(200);
-      expect(merged.body).toEqual({ id: '100', name: 'two', owner_id: '7', afk_timeout: 60, features: ['NEWS'] });
+      expect(merged.body).toEqual({ ...nulls, id: '100', name: 'two', icon: null, owner_id: '7', afk_timeout: 60, features: ['NEWS'] });
       expect(await get(app, '/v1/guilds/100')).toEqual(merged);
     });
 
     test('GET of a guild not cached: 404 "guild <id> is not cached"', async () => {
       expect(await get(app, '/v1/guilds/404')).toEqual({
         status: 404,
-        body: { statusCode: 404, error: 'Not Found', message: 'guild 404 is not cached' },
+        body: { statusCode: 404, error: 'Not Found', code: 'NOT_CACHED', message: 'guild 404 is not cached' },
       });
     });
 
@@ -116,9 +121,9 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
         nick: 'al',
         roles: ['400', '401'],
         joined_at: '2024-01-02T03:04:05+00:00', // timestamps come back normalised to UTC
-        user: { id: '41', username: 'alice', global_name: 'Alice' },
+        user: { id: '41', username: 'alice', global_name: 'Alice', avatar: null },
       });
-      expect((await get(app, '/v1/users/41')).body).toEqual({ id: '41', username: 'alice', global_name: 'Alice' });
+      expect((await get(app, '/v1/users/41')).body).toEqual({ id: '41', username: 'alice', global_name: 'Alice', avatar: null });
       expect(await get(app, '/v1/guilds/400/members/41')).toEqual(res);
     });
 
@@ -128,7 +133,7 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
         roles: ['400', '401'],
         joined_at: '2024-01-02T03:04:05+00:00',
         deaf: false,
-        user: { id: '41', username: 'alice', global_name: 'Alice' },
+        user: { id: '41', username: 'alice', global_name: 'Alice', avatar: null },
       });
     });
 
@@ -260,6 +265,7 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
         content: 'hello',
         author: { id: '70', username: 'carol' },
         timestamp: '2024-05-06T07:08:09+00:00',
+        edited_timestamp: null,
         embeds: [],
       });
       const merged = await put(app, '/v1/channels/700/messages/701', { content: 'edited', edited_timestamp: '2024-05-06T07:09:00.000Z' });
@@ -303,7 +309,7 @@ describe.each(backends)('resource routes (%s)', (_name, open) => {
         guild_id: '800',
         status: 'idle',
         activities: [{ name: 'x', type: 0 }],
-        user: { id: '80', username: 'dave' },
+        user: { id: '80', username: 'dave', global_name: null, avatar: null },
       });
       const bad = await put(app, '/v1/guilds/800/presences/80', { user: { id: '81' } });
       expect(bad.status).toBe(400);

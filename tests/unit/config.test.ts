@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       queueLimit: 10_000,
       deleteOfflinePresences: false,
       vacuumInterval: 60,
+      cacheTables: ['users', 'guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds', 'voice_states'],
     });
   });
 

@@ -34,7 +34,7 @@ export const CHANNEL_UPDATE = channelUpsert;
 
 export const CHANNEL_DELETE: EventMapper = (d, { path }) => {
   const id = snowflakeAt(d.id, `${path}.id`);
-  return [isThreadType(d.type) ? { kind: 'deleteThreads', ids: [id] } : { kind: 'deleteChannels', ids: [id] }];
+  return [{ kind: 'cascade', table: isThreadType(d.type) ? 'threads' : 'channels', ids: [id] }];
 };
 
 /** The pinned channel may be a channel or a thread: update whichever is cached (no stub rows). */

@@ -6,12 +6,15 @@ import type { EventMapper } from './context.js';
 import { memberWithUserChanges } from './members.js';
 import { presenceChanges } from './presences.js';
 import { threadChanges } from './threads.js';
+import { voiceStateChanges } from './voice-states.js';
 
 /** Members from which GUILD_CREATE maps them while they are written rather than before. */
 export const EXPAND_MEMBERS = 5_000;
 
 const idsOf = (changes: Change[], table: 'channels' | 'threads') =>
   changes.flatMap((c) => (c.kind === 'upsert' && c.table === table ? [String(c.row.id)] : []));
+const userIdsOf = (changes: Change[]) =>
+  changes.flatMap((c) => (c.kind === 'upsert' && c.table === 'voice_states' ? [String(c.row.user_id)] : []));
 
 export const GUILD_CREATE: EventMapper = (d, ctx) => {
   const { path } = ctx;
@@ -26,14 +29,18 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
   const threads = (optionalArrayAt(d.threads, `${path}.threads`) ?? []).flatMap((t, i) =>
     threadChanges(t, id, `${path}.threads[${i}]`),
   );
+  const voiceStates = (optionalArrayAt(d.voice_states, `${path}.voice_states`) ?? []).flatMap((v, i) =>
+    voiceStateChanges(v, id, `${path}.voice_states[${i}]`),
+  );
   const changes: Change[] = [upsert('guilds', guild), remove('unavailable_guilds', { id })];
-  // Channels and threads are complete in GUILD_CREATE: cached ones it does not list are gone. An absent or
-  // null list (read as absent by optionalArrayAt) says nothing: it must not wipe the cached ones.
-  if (d.channels != null) changes.push({ kind: 'retainGuildChannels', guildId: id, keep: idsOf(channels, 'channels') });
+  // Channels, threads and voice states are complete in GUILD_CREATE: cached ones it does not list are gone.
+  // An absent or null list (read as absent by optionalArrayAt) says nothing: it must not wipe the cached ones.
+  if (d.channels != null) changes.push({ kind: 'retain', table: 'channels', guildId: id, keep: idsOf(channels, 'channels') });
   if (d.threads != null) {
-    changes.push({ kind: 'retainGuildThreads', guildId: id, keep: [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')] });
+    changes.push({ kind: 'retain', table: 'threads', guildId: id, keep: [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')] });
   }
-  changes.push(...channels, ...threads);
+  if (d.voice_states != null) changes.push({ kind: 'retain', table: 'voice_states', guildId: id, keep: userIdsOf(voiceStates) });
+  changes.push(...channels, ...threads, ...voiceStates);
   // Members and presences are NOT complete (large guilds, intents): never delete because they are missing.
   const members = optionalArrayAt(d.members, `${path}.members`);
   if (members && members.length > EXPAND_MEMBERS) {
@@ -64,7 +71,7 @@ export const GUILD_DELETE: EventMapper = (d, { path }) => {
   const id = snowflakeAt(d.id, `${path}.id`);
   // An outage keeps everything: the guild comes back with GUILD_CREATE.
   if (d.unavailable === true) return [upsert('unavailable_guilds', { id })];
-  return [{ kind: 'removeGuild', guildId: id }, remove('unavailable_guilds', { id })];
+  return [{ kind: 'cascade', table: 'guilds', ids: [id] }];
 };
 
 /** The full emoji list; a guild that is not cached has no row to change. */

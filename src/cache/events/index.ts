@@ -18,6 +18,7 @@ import { MAX_SHARDS } from './ready.js';
 import * as roles from './roles.js';
 import * as threads from './threads.js';
 import * as users from './users.js';
+import * as voiceStates from './voice-states.js';
 
 export type { EventContext, EventMapper };
 
@@ -60,7 +61,6 @@ export const IGNORED_EVENTS = [
   'STAGE_INSTANCE_DELETE',
   'TYPING_START',
   'VOICE_CHANNEL_EFFECT_SEND',
-  'VOICE_STATE_UPDATE',
   'VOICE_SERVER_UPDATE',
   'WEBHOOKS_UPDATE',
   'ENTITLEMENT_CREATE',
@@ -110,6 +110,7 @@ export const mappers: Readonly<Record<TrackedEvent, EventMapper>> = {
   MESSAGE_REACTION_REMOVE_EMOJI: reactions.MESSAGE_REACTION_REMOVE_EMOJI,
   PRESENCE_UPDATE: presences.PRESENCE_UPDATE,
   USER_UPDATE: users.USER_UPDATE,
+  VOICE_STATE_UPDATE: voiceStates.VOICE_STATE_UPDATE,
 };
 
 export const trackedEvents = Object.keys(mappers) as TrackedEvent[];

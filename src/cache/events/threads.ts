@@ -20,7 +20,7 @@ export const THREAD_UPDATE = threadUpsert;
 
 /** THREAD_DELETE carries only id, guild_id, parent_id and type: it is a delete, never an upsert. */
 export const THREAD_DELETE: EventMapper = (d, { path }) => [
-  { kind: 'deleteThreads', ids: [snowflakeAt(d.id, `${path}.id`)] },
+  { kind: 'cascade', table: 'threads', ids: [snowflakeAt(d.id, `${path}.id`)] },
 ];
 
 export const THREAD_LIST_SYNC: EventMapper = (d, { path }) => {
@@ -32,7 +32,7 @@ export const THREAD_LIST_SYNC: EventMapper = (d, { path }) => {
   const upserts = threads.flatMap((t, i) => threadChanges(t, guildId, `${path}.threads[${i}]`));
   const keep = upserts.map((c) => (c.kind === 'upsert' ? String(c.row.id) : ''));
   const changes: Change[] = [
-    parentIds ? { kind: 'retainGuildThreads', guildId, keep, parentIds } : { kind: 'retainGuildThreads', guildId, keep },
+    parentIds ? { kind: 'retain', table: 'threads', guildId, keep, parentIds } : { kind: 'retain', table: 'threads', guildId, keep },
     ...upserts,
   ];
   // The bot's own thread membership for each synced thread.

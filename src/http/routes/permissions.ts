@@ -4,35 +4,35 @@ import { computePermissions, type OverwriteLike, type RoleLike } from '../../cac
 import type { Reads } from '../../cache/reads.js';
 import type { RouteContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
-import { optionalSnowflakeParam, snowflakeParam } from '../params.js';
 import { one, optionalSnowflakeQuery, paramsSchema, readResponses } from '../schemas.js';
+import { requireCached } from './resources.js';
 
 type Params = { guildId: string; userId: string };
 
 const array = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
 
-export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
-  /**
-   * The overwrites that apply in `channelId`: the channel's, or for a thread its parent channel's.
-   * 404 when the channel (or the thread's parent) is not cached; 400 when it belongs to another guild.
-   */
-  const overwritesIn = async (reads: Reads, guildId: string, channelId: string): Promise<OverwriteLike[]> => {
-    let channel = await reads.one('channels', channelId);
-    let owner = channel;
-    if (!channel) {
-      const thread = await reads.one('threads', channelId);
-      if (!thread) throw notFound('channel', channelId);
-      owner = thread;
-      const parentId = thread.parent_id == null ? undefined : String(thread.parent_id);
-      channel = parentId === undefined ? undefined : await reads.one('channels', parentId);
-      if (!channel) throw new HttpError(404, `channel ${parentId ?? '(unknown)'} (parent of thread ${channelId}) is not cached`);
-    }
-    if (owner?.guild_id != null && String(owner.guild_id) !== guildId) {
-      throw new HttpError(400, `querystring.channel_id ${channelId} belongs to guild ${String(owner.guild_id)}, not ${guildId}`);
-    }
-    return array<OverwriteLike>(channel.permission_overwrites);
-  };
+/**
+ * The overwrites that apply in `channelId`: the channel's, or for a thread its parent channel's.
+ * 404 when the channel (or the thread's parent) is not cached; 400 when it belongs to another guild.
+ */
+async function overwritesIn(reads: Reads, guildId: string, channelId: string): Promise<OverwriteLike[]> {
+  let channel = await reads.one('channels', channelId);
+  let owner = channel;
+  if (!channel) {
+    const thread = await reads.one('threads', channelId);
+    if (!thread) throw notFound('channel', channelId);
+    owner = thread;
+    const parentId = thread.parent_id == null ? undefined : String(thread.parent_id);
+    channel = parentId === undefined ? undefined : await reads.one('channels', parentId);
+    if (!channel) throw new HttpError('NOT_CACHED', `channel ${parentId ?? '(unknown)'} (parent of thread ${channelId}) is not cached`);
+  }
+  if (owner?.guild_id != null && String(owner.guild_id) !== guildId) {
+    throw new HttpError('INVALID_PARAM', `querystring.channel_id ${channelId} belongs to guild ${String(owner.guild_id)}, not ${guildId}`);
+  }
+  return array<OverwriteLike>(channel.permission_overwrites);
+}
 
+export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
   app.get<{ Params: Params; Querystring: { channel_id?: string } }>(
     '/guilds/:guildId/members/:userId/permissions',
     {
@@ -44,15 +44,15 @@ export function permissionsRoutes(app: FastifyInstance, ctx: RouteContext) {
           '(@everyone, roles, member; a thread uses its parent channel); a timed-out member keeps only ' +
           'VIEW_CHANNEL and READ_MESSAGE_HISTORY. "All" is 8584986789675007. 404 when the guild, member or ' +
           'channel is not cached.',
-        params: paramsSchema('guildId', 'userId'),
+        params: paramsSchema(['guildId', 'userId']),
         querystring: optionalSnowflakeQuery('channel_id', 'A channel or thread; omitted: guild-level permissions'),
         response: readResponses(one('Permissions')),
       },
     },
     async (request) => {
-      const guildId = snowflakeParam(request.params.guildId, 'params.guildId');
-      const userId = snowflakeParam(request.params.userId, 'params.userId');
-      const channelId = optionalSnowflakeParam(request.query.channel_id, 'querystring.channel_id');
+      const { guildId, userId } = request.params;
+      const channelId = request.query.channel_id || undefined;
+      for (const table of ['guilds', 'members', ...(channelId ? (['channels'] as const) : [])] as const) requireCached(ctx, table);
       const reads = ctx.readsFor(request);
       const [guild, member] = await Promise.all([reads.one('guilds', guildId), reads.one('members', guildId, userId)]);
       if (!guild) throw notFound('guild', guildId);

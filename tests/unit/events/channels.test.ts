@@ -124,13 +124,13 @@ describe('DM channels', () => {
 describe('CHANNEL_DELETE', () => {
   it('deletes a guild channel (with its threads and messages, done by the writer)', () => {
     expect(CHANNEL_DELETE({ id: '900000000000000022', type: 2, guild_id: '1' }, ctx())).toEqual([
-      { kind: 'deleteChannels', ids: ['900000000000000022'] },
+      { kind: 'cascade', table: 'channels', ids: ['900000000000000022'] },
     ]);
   });
 
   it.each([10, 11, 12])('deletes threads for thread type %i', (type) => {
     expect(CHANNEL_DELETE({ id: '7', type, guild_id: '1', parent_id: '5' }, ctx())).toEqual([
-      { kind: 'deleteThreads', ids: ['7'] },
+      { kind: 'cascade', table: 'threads', ids: ['7'] },
     ]);
   });
 

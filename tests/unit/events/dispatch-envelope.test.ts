@@ -43,6 +43,7 @@ describe('the dispatch table', () => {
         'MESSAGE_REACTION_REMOVE_EMOJI',
         'PRESENCE_UPDATE',
         'USER_UPDATE',
+        'VOICE_STATE_UPDATE',
       ].sort(),
     );
     expect(trackedEvents).toEqual(Object.keys(mappers));
@@ -135,7 +136,7 @@ describe('mapDispatch: what is ignored', () => {
     expect(mapDispatch({ op: 1, t: 'READY', d: null }, 'body[0]', opts)).toEqual({ type: 'op:1', tracked: false, changes: [] });
   });
 
-  it.each(['interaction_create', 'voice_state_update', 'voice_channel_status_update'])(
+  it.each(['interaction_create', 'voice_channel_status_update'])(
     'ignores the recorded untracked event %s',
     (name) => {
       for (const payload of loadCapture(name)) {

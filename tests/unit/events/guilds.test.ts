@@ -62,8 +62,9 @@ describe('GUILD_CREATE (recorded guild with one member, seven channels, no threa
     expect(kinds(changes)).toEqual([
       'upsert:guilds',
       'delete:unavailable_guilds',
-      'retainGuildChannels',
-      'retainGuildThreads',
+      'retain:channels',
+      'retain:threads',
+      'retain:voice_states',
       ...channelIds.map(() => 'upsert:channels'),
       'upsert:users',
       'upsert:members',
@@ -116,8 +117,8 @@ describe('GUILD_CREATE (recorded guild with one member, seven channels, no threa
   });
 
   it('retains exactly the listed channels and (no) threads', () => {
-    expect(changes[2]).toEqual({ kind: 'retainGuildChannels', guildId: '900000000000000008', keep: channelIds });
-    expect(changes[3]).toEqual({ kind: 'retainGuildThreads', guildId: '900000000000000008', keep: [] });
+    expect(changes[2]).toEqual({ kind: 'retain', table: 'channels', guildId: '900000000000000008', keep: channelIds });
+    expect(changes[3]).toEqual({ kind: 'retain', table: 'threads', guildId: '900000000000000008', keep: [] });
   });
 
   it('injects the guild id into every channel (real payloads have none)', () => {
@@ -169,7 +170,7 @@ describe('GUILD_CREATE (recorded guild with one member, seven channels, no threa
   it('never deletes members or presences', () => {
     const deletes = changes.filter((c) => c.kind === 'delete');
     expect(deletes).toEqual([{ kind: 'delete', table: 'unavailable_guilds', key: { id: '900000000000000008' } }]);
-    expect(changes.some((c) => c.kind === 'removeGuild')).toBe(false);
+    expect(changes.some((c) => c.kind === 'cascade')).toBe(false);
   });
 
   it('does not modify the payload', () => {
@@ -184,13 +185,13 @@ describe('GUILD_CREATE (recorded guild with a thread and a repeated member)', ()
   const changes = GUILD_CREATE(d, ctx());
 
   it('retains the listed thread and upserts it after the channels', () => {
-    expect(changeAt(changes, 3, 'retainGuildThreads')).toEqual({
-      kind: 'retainGuildThreads',
+    expect(changeAt(changes, 3, 'retain')).toEqual({
+      kind: 'retain', table: 'threads',
       guildId: '900000000000000034',
       keep: ['900000000000000081'],
     });
-    expect(changeAt(changes, 2, 'retainGuildChannels').keep).toHaveLength(15);
-    expect(kinds(changes).slice(4, 20)).toEqual([...Array(15).fill('upsert:channels'), 'upsert:threads']);
+    expect(changeAt(changes, 2, 'retain').keep).toHaveLength(15);
+    expect(kinds(changes).slice(5, 21)).toEqual([...Array(15).fill('upsert:channels'), 'upsert:threads']);
   });
 
   it('maps the thread row, metadata as JSON', () => {
@@ -265,8 +266,8 @@ describe('GUILD_CREATE (hand-made)', () => {
     expect(kinds(GUILD_CREATE(guild(), ctx()))).toEqual([
       'upsert:guilds',
       'delete:unavailable_guilds',
-      'retainGuildChannels',
-      'retainGuildThreads',
+      'retain:channels',
+      'retain:threads',
       'upsert:channels',
       'upsert:channels',
       'upsert:threads',
@@ -298,8 +299,8 @@ describe('GUILD_CREATE (hand-made)', () => {
       guild({ channels: [{ id: '101', type: 0 }, { id: '104', type: 12 }], threads: [{ id: '103', type: 11 }] }),
       ctx(),
     );
-    expect(changeAt(changes, 2, 'retainGuildChannels').keep).toEqual(['101']);
-    expect(changeAt(changes, 3, 'retainGuildThreads').keep).toEqual(['104', '103']);
+    expect(changeAt(changes, 2, 'retain').keep).toEqual(['101']);
+    expect(changeAt(changes, 3, 'retain').keep).toEqual(['104', '103']);
     expect(upsertRows(changes, 'threads').map((t) => [t.id, t.guild_id])).toEqual([
       ['104', '100'],
       ['103', '100'],
@@ -317,8 +318,8 @@ describe('GUILD_CREATE (hand-made)', () => {
   it('retains an empty list when the payload lists no channels or threads', () => {
     const changes = GUILD_CREATE({ id: '100', channels: [], threads: [] }, ctx());
     expect(changes.slice(2)).toEqual([
-      { kind: 'retainGuildChannels', guildId: '100', keep: [] },
-      { kind: 'retainGuildThreads', guildId: '100', keep: [] },
+      { kind: 'retain', table: 'channels', guildId: '100', keep: [] },
+      { kind: 'retain', table: 'threads', guildId: '100', keep: [] },
     ]);
   });
 
@@ -400,11 +401,8 @@ describe('GUILD_DELETE', () => {
     expect(changes).toEqual([{ kind: 'upsert', table: 'unavailable_guilds', row: { id: '100' } }]);
   });
 
-  it('otherwise removes the guild and its unavailable row', () => {
-    const expected: Change[] = [
-      { kind: 'removeGuild', guildId: '100' },
-      { kind: 'delete', table: 'unavailable_guilds', key: { id: '100' } },
-    ];
+  it('otherwise removes the guild with everything that belongs to it (its unavailable row too)', () => {
+    const expected: Change[] = [{ kind: 'cascade', table: 'guilds', ids: ['100'] }];
     expect(GUILD_DELETE({ id: '100' }, ctx())).toEqual(expected);
     expect(GUILD_DELETE({ id: '100', unavailable: false }, ctx())).toEqual(expected);
   });

@@ -61,7 +61,7 @@ describe('THREAD_CREATE (recorded)', () => {
 describe('THREAD_DELETE', () => {
   it('deletes the thread and never upserts it', () => {
     const changes = THREAD_DELETE({ id: '900000000000000088', guild_id: '1', parent_id: '4', type: 11 }, ctx());
-    expect(changes).toEqual([{ kind: 'deleteThreads', ids: ['900000000000000088'] }]);
+    expect(changes).toEqual([{ kind: 'cascade', table: 'threads', ids: ['900000000000000088'] }]);
   });
 
   it('requires the id', () => {
@@ -78,28 +78,28 @@ describe('THREAD_LIST_SYNC', () => {
   it('retains the listed threads of the given parents, then upserts them with the guild id', () => {
     const changes = THREAD_LIST_SYNC({ guild_id: '100', channel_ids: ['50', '51'], threads, members: [] }, ctx());
     expect(changes).toEqual([
-      { kind: 'retainGuildThreads', guildId: '100', keep: ['700', '701'], parentIds: ['50', '51'] },
+      { kind: 'retain', table: 'threads', guildId: '100', keep: ['700', '701'], parentIds: ['50', '51'] },
       { kind: 'upsert', table: 'threads', row: { id: '700', type: 11, parent_id: '50', name: 'a', guild_id: '100' } },
       { kind: 'upsert', table: 'threads', row: { id: '701', type: 12, parent_id: '51', name: 'b', guild_id: '100' } },
     ]);
   });
 
   it('without channel_ids syncs the whole guild (no parentIds key)', () => {
-    const retain = changeAt(THREAD_LIST_SYNC({ guild_id: '100', threads }, ctx()), 0, 'retainGuildThreads');
-    expect(retain).toEqual({ kind: 'retainGuildThreads', guildId: '100', keep: ['700', '701'] });
+    const retain = changeAt(THREAD_LIST_SYNC({ guild_id: '100', threads }, ctx()), 0, 'retain');
+    expect(retain).toEqual({ kind: 'retain', table: 'threads', guildId: '100', keep: ['700', '701'] });
     expect('parentIds' in retain).toBe(false);
   });
 
   it('an empty sync retains nothing', () => {
     expect(THREAD_LIST_SYNC({ guild_id: '100', channel_ids: ['50'], threads: [] }, ctx())).toEqual([
-      { kind: 'retainGuildThreads', guildId: '100', keep: [], parentIds: ['50'] },
+      { kind: 'retain', table: 'threads', guildId: '100', keep: [], parentIds: ['50'] },
     ]);
   });
 
   it("updates the bot's own membership of each synced thread (update, not upsert)", () => {
     const members = [{ id: '700', user_id: '10', join_timestamp: '2026-01-01T00:00:00Z', flags: 0 }];
     const changes = THREAD_LIST_SYNC({ guild_id: '100', threads, members }, ctx());
-    expect(kinds(changes)).toEqual(['retainGuildThreads', 'upsert:threads', 'upsert:threads', 'update:threads']);
+    expect(kinds(changes)).toEqual(['retain:threads', 'upsert:threads', 'upsert:threads', 'update:threads']);
     expect(changes[3]).toEqual({
       kind: 'update',
       table: 'threads',
