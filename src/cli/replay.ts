@@ -229,7 +229,13 @@ export async function replayCommand(file: string, options: ReplayCommandOptions,
   const mode: ProgressMode = !options.progress ? 'none' : process.stderr.isTTY ? 'bar' : 'lines';
   const progress = new Progress({ mode, label: 'replay', intervalMs: options.progressInterval * 1000, out: process.stderr });
 
-  const target = await openTarget(options, env);
+  let target: Target;
+  try {
+    target = await openTarget(options, env);
+  } catch (err) {
+    input.close();
+    throw err;
+  }
   const client = new CacheClient({
     url: target.url,
     token: target.token,
