@@ -14,6 +14,8 @@
  *   CACHE_URL            the cache service (`npm start`). Unset in a dry run → an in-memory cache is started in
  *                        this process (embedded PGlite, nothing written to disk). Required otherwise.
  *   CACHE_TOKEN          the service's CACHE_TOKEN, if it has one.
+ *   RECORD_FILE          append every forwarded packet to this NDJSON file (the client's `record` option), to
+ *                        replay it later into a fresh cache: `npx discord-state-cache replay FILE`.
  *   EVENT_HANDLER_PORT   port of the listener for gateway workers (default 8081; 0 = any, in a dry run).
  *   EVENT_HANDLER_SECRET shared secret the workers send as `Authorization` (optional, recommended).
  *   TOTAL_SHARDS         the bot's shard count (default 1), to give the guild transformer its shard id.
@@ -52,6 +54,7 @@ if (!cacheUrl) {
 const cache = new CacheClient({
   url: cacheUrl,
   token: process.env.CACHE_TOKEN,
+  record: process.env.RECORD_FILE, // written out by cache.close() in shutdown()
   onRetry: ({ attempt, delayMs, error, events }) =>
     log(`cache unavailable (${error.statusCode || 'no answer'}: ${error.message}); retry #${attempt} of ${events ?? 1} event(s) in ${Math.round(delayMs)} ms`),
 });

@@ -1,8 +1,9 @@
 /**
  * Typed client of discord-state-cache (`import { CacheClient } from 'discord-state-cache/client'`).
  *
- * Self-contained: only Node's global `fetch` at run time, and type-only imports of `@discordeno/types`, so it
- * can be imported by a bot without pulling in the service (Fastify, Drizzle, pg).
+ * Self-contained: only Node's global `fetch` (and `node:fs` for the `record` option) at run time, and type-only
+ * imports of `@discordeno/types`, so it can be imported by a bot without pulling in the service (Fastify,
+ * Drizzle, pg).
  *
  * ```ts
  * const cache = new CacheClient({ url: 'http://127.0.0.1:8080', token: process.env.CACHE_TOKEN });
@@ -30,6 +31,7 @@ import type {
 import { Dispatcher, type DispatchStats } from './dispatcher.js';
 import { CacheError } from './errors.js';
 import { Transport, answerError, toJson, type Query, type RetryInfo } from './http.js';
+import { Recorder } from './recorder.js';
 
 export { CacheError } from './errors.js';
 export type { DispatchStats } from './dispatcher.js';
@@ -106,6 +108,12 @@ export interface CacheClientOptions {
   maxRetryAfterMs?: number;
   /** Called before each retry (to log outages). */
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * A file path: every packet passed to `dispatch()` is also appended to it as one JSON line, in call order
+   * (whatever the service answers), for `discord-state-cache replay FILE`. The file is opened at once (a bad
+   * path throws here) and written out by `close()`, which rejects if a write failed.
+   */
+  record?: string | undefined;
   dispatch?: {
     /** Events per request at most (default 500). */
     batchSize?: number;
@@ -133,6 +141,7 @@ export class CacheClient {
   private readonly transport: Transport;
   private readonly dispatcher: Dispatcher;
   private readonly attempts: number;
+  private readonly recorder: Recorder | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: CacheClientOptions) {
@@ -158,6 +167,7 @@ export class CacheClient {
       maxQueued: options.dispatch?.maxQueued ?? Math.max(10_000, batchSize),
       maxBatchBytes: options.dispatch?.maxBatchBytes ?? 8 * 1024 * 1024,
     });
+    this.recorder = options.record ? new Recorder(options.record) : undefined;
   }
 
   // ---- resources ----
@@ -293,6 +303,10 @@ export class CacheClient {
    * Delivery is at least once (see dispatcher.ts): a batch whose answer was lost is sent again.
    */
   dispatch(packet: DispatchPacket): Promise<void> {
+    // Only what the dispatcher takes (it refuses after close() and anything but one object).
+    if (this.recorder && this.closing === undefined && typeof packet === 'object' && packet !== null && !Array.isArray(packet)) {
+      this.recorder.write(packet);
+    }
     return this.dispatcher.dispatch(packet);
   }
 
@@ -322,12 +336,14 @@ export class CacheClient {
         clearTimeout(timer);
         if (outcome === 'timeout') this.destroy();
       }
+      await this.recorder?.end();
     })();
     return this.closing;
   }
 
   /** Stops at once: aborts requests and retries, rejects every event not yet committed. */
   destroy() {
+    void this.recorder?.end().catch(() => {}); // what was recorded stays in the file
     this.dispatcher.abandon(new CacheError('the client was destroyed before the event was committed', 0, 'POST', '/v1/dispatch'));
     this.transport.lifetime.abort(new Error('CacheClient destroyed'));
   }

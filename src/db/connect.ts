@@ -105,6 +105,39 @@ const migrationConfig = {
   migrationsTable: MIGRATIONS_TABLE,
 };
 
+/**
+ * Applies the pending migrations under the advisory lock, so processes migrating at once take turns (the
+ * later ones find nothing left to do). Returns the tags it applied, in order.
+ */
+async function migrateLocked(pool: pg.Pool): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const query = async <R extends Record<string, unknown>>(text: string, params?: unknown[]) =>
+        (await client.query<R>(text, params)).rows;
+      const applying = await pending({ query });
+      await migratePg(drizzlePg(client), migrationConfig);
+      return applying;
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** `discord-state-cache migrate`: applies the pending migrations to a PostgreSQL database; returns their tags. */
+export async function migratePostgres(url: string): Promise<string[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5_000, application_name: 'discord-state-cache migrate' });
+  pool.on('error', () => {});
+  try {
+    return await migrateLocked(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
 export interface PostgresOptions {
   url: string;
   /** Apply pending migrations (under an advisory lock) instead of refusing to start. */
@@ -211,23 +244,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
 
   try {
     if (options.migrate) {
-      const client = await pool.connect();
-      try {
-        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-        try {
-          await migratePg(drizzlePg(client), migrationConfig);
-        } finally {
-          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
-        }
-      } finally {
-        client.release();
-      }
+      await migrateLocked(pool);
     } else {
       const missing = await db.pendingMigrations();
       if (missing.length > 0) {
         throw new StartupError(
           `the database has ${missing.length} pending migration(s) (${missing.join(', ')}): ` +
-            'run `npx drizzle-kit migrate` with the same DATABASE_URL, or start with MIGRATE_ON_START=true',
+            'run `npx discord-state-cache migrate` (in a clone of the repository: `npx drizzle-kit migrate`) with the ' +
+            'same DATABASE_URL, or start with MIGRATE_ON_START=true',
         );
       }
     }
