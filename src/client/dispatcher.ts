@@ -225,11 +225,14 @@ export class Dispatcher {
 
       const status = error.statusCode;
       if (entries.length > 1 && status === 400) {
-        // Atomic: nothing was applied. The message names the event (`body[i]...`): reject it alone.
-        const index = /^body\[(\d+)\]/.exec(error.message);
-        const i = index ? Number(index[1]) : -1;
+        // Atomic: nothing was applied. INVALID_EVENT names the event (`index`): reject it alone.
+        const i = error.code === 'INVALID_EVENT' && error.index !== undefined ? error.index : -1;
         if (i >= 0 && i < entries.length) {
-          const own = new CacheError(error.message.replace(/^body\[\d+\]/, 'body'), status, 'POST', DISPATCH_PATH, error.error);
+          const own = new CacheError(error.message.replace(/^body\[\d+\]/, 'body'), status, 'POST', DISPATCH_PATH, error.error, {
+            code: error.code,
+            index: 0,
+            field: error.field?.replace(/^body\[\d+\]/, 'body'),
+          });
           if (i > 0) await this.deliver(entries.slice(0, i));
           this.settle([entries[i]!], own);
           if (i + 1 < entries.length) await this.deliver(entries.slice(i + 1));

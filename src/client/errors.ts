@@ -8,9 +8,16 @@
  * - `message`: the server's own message (`body[3].d.user.id must be a snowflake …`, `guild 1 is not cached`),
  *   or a description of the network failure.
  * - `error`: the server's reason phrase (`Bad Request`, …) when it sent one.
+ * - `code`: the server's stable error code (`NOT_CACHED`, `INVALID_EVENT`, `UNAVAILABLE`, …; the README lists
+ *   them): act on it, not on the message. Undefined without an answer.
+ * - `index`, `field`: for `INVALID_EVENT`, the position of the refused event in the request and the path of
+ *   the offending field (`body[3].d.user.id`).
  */
 export class CacheError extends Error {
   override readonly name = 'CacheError';
+  readonly code: string | undefined;
+  readonly index: number | undefined;
+  readonly field: string | undefined;
 
   constructor(
     message: string,
@@ -18,9 +25,12 @@ export class CacheError extends Error {
     readonly method: string,
     readonly path: string,
     readonly error?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string | undefined; index?: number | undefined; field?: string | undefined },
   ) {
     super(message, options);
+    this.code = options?.code;
+    this.index = options?.index;
+    this.field = options?.field;
   }
 
   /** Worth retrying as is: no answer, or 408/429/502/503/504. */

@@ -89,16 +89,20 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** The error an answer stands for (the server's `message` and `error` when it sent Fastify's error shape). */
 export function answerError(answer: Answer, method: string, path: string): CacheError {
-  const body = answer.body as { message?: unknown; error?: unknown } | string | undefined;
+  const body = answer.body as { message?: unknown; error?: unknown; code?: unknown; index?: unknown; path?: unknown } | string | undefined;
   let message = `${method} ${path} answered ${answer.status}`;
   let reason: string | undefined;
+  const details: { code?: string; index?: number; field?: string } = {};
   if (body && typeof body === 'object') {
     if (typeof body.message === 'string') message = body.message;
     if (typeof body.error === 'string') reason = body.error;
+    if (typeof body.code === 'string') details.code = body.code;
+    if (typeof body.index === 'number') details.index = body.index;
+    if (typeof body.path === 'string') details.field = body.path;
   } else if (typeof body === 'string' && body !== '') {
     message = body.slice(0, 500);
   }
-  return new CacheError(message, answer.status, method, path, reason);
+  return new CacheError(message, answer.status, method, path, reason, details);
 }
 
 export class Transport {

@@ -17,21 +17,13 @@
  * interfaces because Discordeno's transformers accept them as such, but a property the interface declares as
  * required may be absent. Ids may be passed as strings or bigints (Discordeno's ids).
  */
-import type {
-  BigString,
-  DiscordChannel,
-  DiscordGatewayPayload,
-  DiscordGuild,
-  DiscordMember,
-  DiscordMessage,
-  DiscordPresenceUpdate,
-  DiscordUnavailableGuild,
-  DiscordUser,
-} from '@discordeno/types';
+import type { BigString, DiscordGatewayPayload } from '@discordeno/types';
+import type { TableName } from '../db/tables.js';
 import { Dispatcher, type DispatchStats } from './dispatcher.js';
 import { CacheError } from './errors.js';
 import { Transport, answerError, toJson, type Query, type RetryInfo } from './http.js';
 import { Recorder } from './recorder.js';
+import { resources, type Resources } from './resources.js';
 
 export { CacheError } from './errors.js';
 export type { DispatchStats } from './dispatcher.js';
@@ -46,9 +38,10 @@ export interface GatewayForward {
 /** What `dispatch()` takes: a raw (snake_case) gateway payload, or a `{ payload, shardId }` forward. */
 export type DispatchPacket = DiscordGatewayPayload | GatewayForward;
 
-/** A member as the cache returns it: `user` is the cached user, or only `{ id }` when the user is not cached. */
-export type CachedMember = DiscordMember & { user: DiscordUser | { id: string } };
+export type { CachedMember, DiscordObjects, TableName } from '../db/tables.js';
+export type { ListOptions, ResourceClient, Resources } from './resources.js';
 
+/** The options of the id-ordered lists (`guilds.list`, `members.list`, …). */
 export type PageOptions = {
   /** 1 to 1000 (the server's default: 100). */
   limit?: number;
@@ -56,24 +49,17 @@ export type PageOptions = {
   after?: BigString;
 };
 
+/** The options of `messages.list` (newest first). */
 export type MessagePageOptions = {
   /** 1 to 1000 (the server's default: 100). */
   limit?: number;
-  /** Only ids smaller than this one (newest first: pass the last id of the previous page). */
+  /** Only ids smaller than this one (pass the last id of the previous page). */
   before?: BigString;
 };
 
 export interface CacheStats {
-  tables: {
-    users: number;
-    members: number;
-    guilds: number;
-    channels: number;
-    threads: number;
-    messages: number;
-    presences: number;
-    unavailable_guilds: number;
-  };
+  /** Rows of each cached table (a table left out of CACHE_TABLES is not listed). */
+  tables: Partial<Record<TableName, number>>;
   ingest: {
     applied: number;
     ignored: number;
@@ -137,6 +123,10 @@ const enc = (id: BigString) => encodeURIComponent(String(id));
  * (400, 401, 413, …) — except a `get` of an object that is not cached, which resolves `undefined` — and with
  * `statusCode: 0` when the service cannot be reached after `requestAttempts` attempts.
  */
+// The resource groups (`users`, `members`, `voiceStates`, …) are added by the constructor (see resources.ts).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface CacheClient extends Resources {}
+
 export class CacheClient {
   private readonly transport: Transport;
   private readonly dispatcher: Dispatcher;
@@ -168,95 +158,18 @@ export class CacheClient {
       maxBatchBytes: options.dispatch?.maxBatchBytes ?? 8 * 1024 * 1024,
     });
     this.recorder = options.record ? new Recorder(options.record) : undefined;
+    Object.assign(
+      this,
+      resources({
+        getOne: (path) => this.getOne(path),
+        put: (path, body) => this.put(path, body),
+        remove: (path) => this.remove(path),
+        list: (path, query) => this.list(path, query),
+      }),
+    );
   }
 
-  // ---- resources ----
-
-  readonly users = {
-    get: (userId: BigString) => this.getOne<DiscordUser>(`/v1/users/${enc(userId)}`),
-    put: (userId: BigString, user: Partial<DiscordUser>) => this.put<DiscordUser>(`/v1/users/${enc(userId)}`, user),
-    delete: (userId: BigString) => this.remove(`/v1/users/${enc(userId)}`),
-  };
-
-  readonly guilds = {
-    get: (guildId: BigString) => this.getOne<DiscordGuild>(`/v1/guilds/${enc(guildId)}`),
-    /** Only the guild's own properties are stored (nested channels, members, … are ignored). */
-    put: (guildId: BigString, guild: Partial<DiscordGuild>) => this.put<DiscordGuild>(`/v1/guilds/${enc(guildId)}`, guild),
-    /** Also deletes the guild's members, channels, threads, messages and presences. */
-    delete: (guildId: BigString) => this.remove(`/v1/guilds/${enc(guildId)}`),
-    /** By id ascending. */
-    list: (page: PageOptions = {}) => this.list<DiscordGuild>('/v1/guilds', page),
-    /** Every cached guild, page by page. */
-    iterate: (pageSize = 1000) => this.pages<DiscordGuild>('/v1/guilds', pageSize),
-  };
-
-  readonly members = {
-    /** `user` is the cached user, or `{ id }` when the user is not cached. */
-    get: (guildId: BigString, userId: BigString) => this.getOne<CachedMember>(memberPath(guildId, userId)),
-    /** A `user` in the body also upserts the user. */
-    put: (guildId: BigString, userId: BigString, member: Partial<CachedMember>) =>
-      this.put<CachedMember>(memberPath(guildId, userId), member),
-    delete: (guildId: BigString, userId: BigString) => this.remove(memberPath(guildId, userId)),
-    /** By user id ascending. */
-    list: (guildId: BigString, page: PageOptions = {}) =>
-      this.list<CachedMember>(`/v1/guilds/${enc(guildId)}/members`, page),
-    iterate: (guildId: BigString, pageSize = 1000) => this.pages<CachedMember>(`/v1/guilds/${enc(guildId)}/members`, pageSize),
-  };
-
-  readonly channels = {
-    get: (channelId: BigString) => this.getOne<DiscordChannel>(`/v1/channels/${enc(channelId)}`),
-    /** Not for threads (types 10, 11, 12: a 400); use `threads.put`. */
-    put: (channelId: BigString, channel: Partial<DiscordChannel>) =>
-      this.put<DiscordChannel>(`/v1/channels/${enc(channelId)}`, channel),
-    /** Also deletes the channel's threads and the messages of both. */
-    delete: (channelId: BigString) => this.remove(`/v1/channels/${enc(channelId)}`),
-    /** Every cached channel of the guild (not paged), by id. */
-    list: (guildId: BigString) => this.list<DiscordChannel>(`/v1/guilds/${enc(guildId)}/channels`, {}),
-  };
-
-  readonly threads = {
-    get: (threadId: BigString) => this.getOne<DiscordChannel>(`/v1/threads/${enc(threadId)}`),
-    put: (threadId: BigString, thread: Partial<DiscordChannel>) =>
-      this.put<DiscordChannel>(`/v1/threads/${enc(threadId)}`, thread),
-    /** Also deletes the thread's messages. */
-    delete: (threadId: BigString) => this.remove(`/v1/threads/${enc(threadId)}`),
-    /** Every cached thread of the guild, or of one parent channel. */
-    list: (guildId: BigString, options: { parent_id?: BigString } = {}) =>
-      this.list<DiscordChannel>(`/v1/guilds/${enc(guildId)}/threads`, { parent_id: options.parent_id }),
-  };
-
-  readonly messages = {
-    get: (channelId: BigString, messageId: BigString) => this.getOne<DiscordMessage>(messagePath(channelId, messageId)),
-    put: (channelId: BigString, messageId: BigString, message: Partial<DiscordMessage>) =>
-      this.put<DiscordMessage>(messagePath(channelId, messageId), message),
-    delete: (channelId: BigString, messageId: BigString) => this.remove(messagePath(channelId, messageId)),
-    /** Newest first. */
-    list: (channelId: BigString, page: MessagePageOptions = {}) =>
-      this.list<DiscordMessage>(`/v1/channels/${enc(channelId)}/messages`, page),
-    /** Every cached message of the channel or thread, newest first. */
-    iterate: (channelId: BigString, pageSize = 1000) =>
-      this.pages<DiscordMessage>(`/v1/channels/${enc(channelId)}/messages`, pageSize, 'before'),
-  };
-
-  readonly presences = {
-    get: (guildId: BigString, userId: BigString) => this.getOne<DiscordPresenceUpdate>(presencePath(guildId, userId)),
-    put: (guildId: BigString, userId: BigString, presence: Partial<DiscordPresenceUpdate>) =>
-      this.put<DiscordPresenceUpdate>(presencePath(guildId, userId), presence),
-    delete: (guildId: BigString, userId: BigString) => this.remove(presencePath(guildId, userId)),
-    list: (guildId: BigString, page: PageOptions = {}) =>
-      this.list<DiscordPresenceUpdate>(`/v1/guilds/${enc(guildId)}/presences`, page),
-    iterate: (guildId: BigString, pageSize = 1000) =>
-      this.pages<DiscordPresenceUpdate>(`/v1/guilds/${enc(guildId)}/presences`, pageSize),
-  };
-
-  readonly unavailableGuilds = {
-    get: (guildId: BigString) => this.getOne<DiscordUnavailableGuild>(`/v1/unavailable-guilds/${enc(guildId)}`),
-    /** Marks the guild unavailable (its cached data stays). */
-    put: (guildId: BigString) => this.put<DiscordUnavailableGuild>(`/v1/unavailable-guilds/${enc(guildId)}`, undefined),
-    delete: (guildId: BigString) => this.remove(`/v1/unavailable-guilds/${enc(guildId)}`),
-    list: (page: PageOptions = {}) => this.list<DiscordUnavailableGuild>('/v1/unavailable-guilds', page),
-    iterate: (pageSize = 1000) => this.pages<DiscordUnavailableGuild>('/v1/unavailable-guilds', pageSize),
-  };
+  // ---- resources: see resources.ts (one group per table, from the table descriptors) ----
 
   /**
    * A member's permissions in the guild, or in a channel or thread, as a `bigint` bit set (what Discordeno
@@ -370,27 +283,6 @@ export class CacheClient {
     return this.expect<T[]>(await this.transport.request('GET', path, this.attempts, undefined, query), 'GET', path);
   }
 
-  private async *pages<T extends { id?: string; user?: { id?: string } }>(
-    path: string,
-    pageSize: number,
-    bound: 'after' | 'before' = 'after',
-  ): AsyncGenerator<T, void, undefined> {
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.list<T>(path, { limit: pageSize, [bound]: cursor });
-      yield* page;
-      if (page.length < pageSize) return;
-      const last = page[page.length - 1]!;
-      // Members and presences are keyed by their user's id.
-      const next = last.id ?? last.user?.id;
-      if (next === undefined) {
-        throw new CacheError(`cannot page ${path}: its last item carries no id`, 0, 'GET', path);
-      }
-      if (next === cursor) return;
-      cursor = next;
-    }
-  }
-
   private expect<T>(answer: { status: number; body: unknown; retryAfterMs: number | undefined }, method: string, path: string): T {
     if (answer.status >= 200 && answer.status < 300) return answer.body as T;
     throw answerError(answer, method, path);
@@ -406,16 +298,11 @@ export class CacheClient {
 }
 
 const memberPath = (guildId: BigString, userId: BigString) => `/v1/guilds/${enc(guildId)}/members/${enc(userId)}`;
-const presencePath = (guildId: BigString, userId: BigString) => `/v1/guilds/${enc(guildId)}/presences/${enc(userId)}`;
-const messagePath = (channelId: BigString, messageId: BigString) =>
-  `/v1/channels/${enc(channelId)}/messages/${enc(messageId)}`;
 
 /**
- * A 404 of the service's own `"<kind> <id> is not cached"` (a missing object), not Fastify's
- * `"Route GET:/v1/… not found"` (a wrong URL or version, which must not look like an empty cache).
+ * A 404 NOT_CACHED (a missing object), not ROUTE_NOT_FOUND (a wrong URL or version, which must not look like
+ * an empty cache) nor TABLE_NOT_CACHED (the table is left out of the cache: an error to see).
  */
 function isNotCached(status: number, body: unknown): boolean {
-  if (status !== 404) return false;
-  const message = (body as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' && / is not cached$/.test(message);
+  return status === 404 && (body as { code?: unknown } | undefined)?.code === 'NOT_CACHED';
 }

@@ -48,8 +48,6 @@ const KINDS: Record<string, ColumnKind> = {
   PgJsonb: 'json',
 };
 
-const q = (name: string) => `"${name}"`;
-
 function columnSpec(name: string, columnType: string): ColumnSpec {
   const kind = KINDS[columnType];
   if (!kind) throw new Error(`column ${name}: unsupported column type ${columnType}`);

@@ -5,7 +5,6 @@
  * socket (raw request line), without a token: never a 2xx, and nothing is written.
  */
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { createEmptyDatabase, createPostgres, type TestDatabase } from '../helpers/db.js';
-import { dispatch, ev, makeApp } from '../helpers/app.js';
+import { ev, makeApp } from '../helpers/app.js';
 import { freePort } from '../helpers/process.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 
