@@ -22,6 +22,7 @@ import type { Change, ReactionOp } from './changes.js';
 import { plan } from './plan.js';
 import { applyReaction } from './reactions.js';
 import { putRole, removeRole } from './roles.js';
+import { LOAD_SHARD, Sequences, type ShardState } from './sequence.js';
 import * as S from './statements.js';
 
 /** A write of at least this many rows is sent as one statement per part, pipelined (see `write`). */
@@ -38,6 +39,8 @@ export interface BatchOptions {
   pipelineRows?: number | undefined;
   /** Overrides CHUNK_ROWS. */
   chunkRows?: number | undefined;
+  /** The writer's committed shard states (exactly once for forwards, see sequence.ts). */
+  shards?: Map<number, ShardState> | undefined;
 }
 
 /** Counters of what a batch did, for metrics. */
@@ -57,6 +60,8 @@ export class Batch {
   readonly stats: BatchStats = { statements: 0, rows: 0 };
   /** The bot user seen in READY / USER_UPDATE during this batch. */
   botUserId: string | undefined;
+  /** Shard sequence numbers seen in this batch: duplicates are skipped. */
+  readonly sequences: Sequences;
 
   /** Writes sent and not yet answered (see `sendAll`), and whether one of them failed. */
   private inflight: Promise<unknown>[] = [];
@@ -70,6 +75,10 @@ export class Batch {
     this.cached = options.cached ?? ALL;
     this.tables = TABLE_NAMES.filter((t) => this.cached.has(t));
     this.buffers = new RowBuffers(this.tables);
+    this.sequences = new Sequences(options.shards ?? new Map(), async (shardId) => {
+      const row = (await this.read(LOAD_SHARD, [shardId]))[0];
+      return row && { session: (row.session_id as string | null) ?? null, last: Number(row.last_sequence), applied: Number(row.events_applied) };
+    });
   }
 
   private get chunkRows() {
@@ -237,6 +246,8 @@ export class Batch {
         return this.react(change.messageId, change.op);
       case 'expand':
         return this.expand(change.changes());
+      case 'sequenced':
+        return this.sequenced(change);
       default:
         return unreachable(change);
     }
@@ -247,6 +258,10 @@ export class Batch {
       const pending = this.apply(c);
       if (pending) await pending;
     }
+  }
+
+  private async sequenced(change: Extract<Change, { kind: 'sequenced' }>) {
+    if (await this.sequences.admit(change.shardId, change.seq, change.session)) await this.expand(change.changes);
   }
 
   /** READY: cached guilds of this shard that the session does not list were left while offline. */
@@ -301,7 +316,14 @@ export class Batch {
    * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT).
    */
   async finish() {
-    await this.write(this.drain(this.tables), true);
+    const phases = this.drain(this.tables);
+    // The shard states go with the last statement: in the same transaction as the events they count.
+    const ledger = this.sequences.part();
+    if (ledger) {
+      if (phases.length === 0) phases.push([ledger]);
+      else phases[phases.length - 1]!.push(ledger);
+    }
+    await this.write(phases, true);
   }
 }
 

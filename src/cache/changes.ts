@@ -38,6 +38,11 @@ export type Change =
   /** Reaction counters on a cached message. */
   | { kind: 'reaction'; messageId: string; op: ReactionOp }
   /**
+   * A forwarded event with its shard's sequence number: applied only if `seq` is above the shard's last
+   * applied one (`session`: READY's, which starts a new session). See sequence.ts.
+   */
+  | { kind: 'sequenced'; shardId: number; seq: number; session?: string; changes: Change[] }
+  /**
    * Changes mapped while they are applied (the members of a giant GUILD_CREATE), so the database writes the
    * first ones while the rest are mapped. `changes()` is pure and starts over on every call (a failed group
    * is retried request by request); a validation error surfaces while applying and rolls the request back.
@@ -47,7 +52,7 @@ export type Change =
 /** How many changes `changes` stands for (an `expand` counts what it produces). */
 export function changeCount(changes: readonly Change[]): number {
   let n = 0;
-  for (const c of changes) n += c.kind === 'expand' ? c.size : 1;
+  for (const c of changes) n += c.kind === 'expand' ? c.size : c.kind === 'sequenced' ? changeCount(c.changes) : 1;
   return n;
 }
 

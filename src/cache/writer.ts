@@ -11,6 +11,7 @@ import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
 import { PRUNE_MESSAGES } from './statements.js';
 import { PRUNE_MAX_PER_CHANNEL, Retention } from './retention.js';
+import type { Sequences, ShardState } from './sequence.js';
 import type { TableName } from '../db/tables.js';
 import { changeCount, type Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
@@ -27,6 +28,12 @@ export interface WriterOptions {
   /** Batch tuning (see batch.ts): rows from which writes are pipelined, and rows per statement. */
   pipelineRows?: number;
   chunkRows?: number;
+}
+
+/** What a request's commit did beyond applying it. */
+export interface SubmitResult {
+  /** Forwarded events skipped as duplicates (their shard had already applied their sequence number), as `shardId:seq`. */
+  duplicates: string[];
 }
 
 export interface CommitInfo {
@@ -48,7 +55,9 @@ interface Job {
   /** Changes it stands for (see `changeCount`). */
   size: number;
   weight: number;
-  resolve: () => void;
+  resolve: (result: SubmitResult) => void;
+  /** Duplicates skipped in the attempt that committed, as `shardId:seq` (see sequence.ts). */
+  duplicates: string[];
   reject: (err: unknown) => void;
 }
 
@@ -59,6 +68,8 @@ export class Writer {
   private closed = false;
   private botUserId: string | undefined;
   private readonly retention: Retention;
+  /** Committed shard states (sequence.ts), loaded from the database on first use. */
+  private readonly shards = new Map<number, ShardState>();
 
   constructor(
     private readonly db: Database,
@@ -78,13 +89,13 @@ export class Writer {
    * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, and with
    * `RejectedDataError` when the database refuses this request's data.
    */
-  submit(changes: Change[], weight = 1): Promise<void> {
+  submit(changes: Change[], weight = 1): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new UnavailableError('the cache is shutting down', 5));
     if (this.queue.length > 0 && this.queuedWeight + weight > this.options.queueLimit) {
       return Promise.reject(new UnavailableError(`write queue full (${this.queuedWeight} events waiting)`, 1));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ changes, size: changeCount(changes), weight, resolve, reject });
+    return new Promise<SubmitResult>((resolve, reject) => {
+      this.queue.push({ changes, size: changeCount(changes), weight, resolve, reject, duplicates: [] });
       this.queuedWeight += weight;
       this.kick();
     });
@@ -153,7 +164,7 @@ export class Writer {
   private async settle(jobs: Job[]): Promise<void> {
     try {
       await this.commit(jobs);
-      for (const j of jobs) j.resolve();
+      for (const j of jobs) j.resolve({ duplicates: j.duplicates });
     } catch (err) {
       if (jobs.length === 1 || isUnavailable(err)) {
         for (const j of jobs) j.reject(this.classify(err));
@@ -177,20 +188,25 @@ export class Writer {
     let events = 0;
     let botUserId = this.botUserId;
     let inserted: Map<string, number> | undefined;
+    let sequences: Sequences | undefined;
     const stats = await this.db.work(async (work) => {
       const batch = new Batch(work, {
         botUserId,
         cached: this.options.cached,
         pipelineRows: this.options.pipelineRows,
         chunkRows: this.options.chunkRows,
+        shards: this.shards,
       });
+      sequences = batch.sequences;
       for (const job of jobs) {
         events += job.weight;
         changes += job.size;
+        const before = batch.sequences.duplicates.length;
         for (const change of job.changes) {
           const pending = batch.apply(change);
           if (pending) await pending;
         }
+        job.duplicates = batch.sequences.duplicates.slice(before);
       }
       await batch.finish();
       botUserId = batch.botUserId;
@@ -198,6 +214,7 @@ export class Writer {
       return batch.stats;
     });
     this.botUserId = botUserId;
+    sequences?.commit();
     if (inserted) this.retention.counted(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,

@@ -279,6 +279,19 @@ export const unavailableGuilds = pgTable('unavailable_guilds', {
   updated_at: updatedAt(),
 });
 
+/**
+ * Not a cache table: per shard, the gateway session and the last sequence number applied from it, written in
+ * the transaction of the events it counts (exactly once for `{ payload, shardId }` forwards; see
+ * `cache/sequence.ts`).
+ */
+export const shardSessions = pgTable('shard_sessions', {
+  shard_id: integer('shard_id').primaryKey(),
+  session_id: text('session_id'),
+  last_sequence: bigint('last_sequence', { mode: 'number' }).notNull(),
+  last_event_at: timestamp('last_event_at', { withTimezone: true, mode: 'string' }).notNull().default(sql`now()`),
+  events_applied: bigint('events_applied', { mode: 'number' }).notNull().default(0),
+});
+
 /** Every cache table by its SQL name. */
 export const tables = {
   users,

@@ -23,6 +23,8 @@ import { dispatchRoutes } from './routes/dispatch.js';
 import { operationsRoutes } from './routes/operations.js';
 import { permissionsRoutes } from './routes/permissions.js';
 import { resourceRoutes } from './routes/resources.js';
+import { shardsRoutes } from './routes/shards.js';
+import { eventsRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 
 export interface AppOptions {
@@ -182,6 +184,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (options.cacheToken) v1.addHook('onRequest', bearerAuth(options.cacheToken));
       statsRoutes(v1, ctx);
       dispatchRoutes(v1, ctx);
+      shardsRoutes(v1, ctx);
+      eventsRoutes(v1);
       resourceRoutes(v1, ctx);
       permissionsRoutes(v1, ctx);
     },

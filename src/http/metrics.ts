@@ -22,7 +22,7 @@ export class Metrics {
   });
   readonly events = new Counter({
     name: 'dsc_events_total',
-    help: 'Gateway events received, by type and outcome (applied = tracked and committed, ignored = not tracked)',
+    help: 'Gateway events received, by type and outcome (applied = tracked and committed, ignored = not tracked, duplicate = a forward its shard had already applied)',
     labelNames: ['type', 'outcome'],
     registers: [this.registry],
   });
@@ -65,7 +65,7 @@ export class Metrics {
    * Ingest totals for /v1/stats: events applied and ignored, transactions committed, dispatch requests
    * rejected (400) and refused for unavailability (503).
    */
-  readonly totals = { applied: 0, ignored: 0, transactions: 0, rejected: 0, unavailable: 0 };
+  readonly totals = { applied: 0, ignored: 0, duplicates: 0, transactions: 0, rejected: 0, unavailable: 0 };
 
   constructor(options: { replica?: boolean } = {}) {
     if (!options.replica) return;

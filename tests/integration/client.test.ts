@@ -356,7 +356,8 @@ describe('CacheClient against makeApp(db) on a real port', () => {
         if (i % 4 === 0) {
           const u = members[i % 3]!;
           expectedNick.set(u, `nick-${i}`);
-          pending.push(client.dispatch({ payload: memberUpdate(G, u, `nick-${i}`) as never, shardId: 0 }));
+          // Forwards carry increasing sequence numbers, as the gateway's do (a repeated one is a duplicate).
+          pending.push(client.dispatch({ payload: { ...memberUpdate(G, u, `nick-${i}`), s: 10 + i } as never, shardId: 0 }));
         } else if (i % 4 === 3) {
           const id = plus(M1, i - 1); // created just before: create then delete must end deleted
           expectedMessages.delete(id);
@@ -575,7 +576,7 @@ describe('restart while sending: the real service killed and started again mid-s
           expectedMessages.add(id);
           packet = messageCreate(id, i % 2 ? C2 : C1, U1);
         }
-        pending.push(client.dispatch(i % 2 ? packet : ({ payload: packet, shardId: 0 } as DispatchPacket)));
+        pending.push(client.dispatch(i % 2 ? packet : ({ payload: { ...packet, s: 10 + i }, shardId: 0 } as DispatchPacket)));
         if (i % 25 === 24) await sleep(5); // a stream, not one burst
         const s = client.dispatchStats;
         expect(s.buffered + s.inFlight).toBeLessThanOrEqual(400);

@@ -137,13 +137,13 @@ describe.each(backends)('dispatch on %s', (_name, open) => {
       { op: 11, d: null },
       ev('INTERACTION_CREATE', { id: '1' }),
     ]);
-    expect(r).toEqual({ status: 200, body: { applied: 1, ignored: 3 } });
+    expect(r).toEqual({ status: 200, body: { applied: 1, ignored: 3, duplicates: 0 } });
     expect(await count('users')).toBe(1);
-    expect(await dispatch(app, { op: 1, d: 5 })).toEqual({ status: 200, body: { applied: 0, ignored: 1 } });
+    expect(await dispatch(app, { op: 1, d: 5 })).toEqual({ status: 200, body: { applied: 0, ignored: 1, duplicates: 0 } });
   });
 
   it('GUILD_CREATE writes guild, channels and threads with guild_id injected, members, users, presences', async () => {
-    expect((await dispatch(app, guildCreate())).body).toEqual({ applied: 1, ignored: 0 });
+    expect((await dispatch(app, guildCreate())).body).toEqual({ applied: 1, ignored: 0, duplicates: 0 });
     const guild = (await get(`/v1/stats`)).body.tables;
     expect(guild).toMatchObject({ guilds: 1, channels: 2, threads: 1, members: 2, users: 2, presences: 1 });
     expect(await count('channels', `guild_id = ${G}`)).toBe(2);

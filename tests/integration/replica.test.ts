@@ -63,7 +63,7 @@ describe.skipIf(!bin)(title, () => {
   const dispatchName = async (name: string, userId = USER) => {
     const d = { guild_id: GUILD, user: { id: userId, username: name, discriminator: '0' }, roles: [], joined_at: '2024-01-01T00:00:00+00:00' };
     const res = await request('POST', '/v1/dispatch', { body: { op: 0, t: 'GUILD_MEMBER_ADD', s: 1, d } });
-    expect(res).toEqual({ status: 200, body: { applied: 1, ignored: 0 } });
+    expect(res).toEqual({ status: 200, body: { applied: 1, ignored: 0, duplicates: 0 } });
   };
 
   const metric = async (name: string) => {

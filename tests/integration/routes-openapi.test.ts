@@ -11,6 +11,8 @@ const ROUTES: Record<string, string[]> = {
   '/metrics': ['get'],
   '/v1/stats': ['get'],
   '/v1/dispatch': ['post'],
+  '/v1/shards': ['get'],
+  '/v1/events': ['get'],
   '/v1/users/{userId}': ['get', 'put', 'delete'],
   '/v1/guilds': ['get'],
   '/v1/guilds/{guildId}': ['get', 'put', 'delete'],

@@ -123,6 +123,21 @@ export interface MappedEvent {
   type: string;
   tracked: boolean;
   changes: Change[];
+  /** A tracked forward's shard and sequence number: applied once (see cache/sequence.ts). */
+  sequence?: { shardId: number; seq: number; session?: string };
+}
+
+/**
+ * The sequence of a forwarded event, when it has one: `{ payload, shardId }` with an integer `s`. READY
+ * carries the new session. GUILD_LOADED_DD is Discordeno's renamed GUILD_CREATE: always applied.
+ */
+function sequenceOf(t: string, s: unknown, shardId: number | undefined, d: Record<string, unknown>, path: string): MappedEvent['sequence'] {
+  if (s !== undefined && s !== null && !(Number.isSafeInteger(s) && (s as number) >= 0)) {
+    throw new PayloadError(`${path}.s`, 'must be a non-negative integer (the sequence number) or null');
+  }
+  if (shardId === undefined || typeof s !== 'number' || t === 'GUILD_LOADED_DD') return undefined;
+  if (t === 'READY') return { shardId, seq: s, session: typeof d.session_id === 'string' ? d.session_id : '' };
+  return { shardId, seq: s };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -154,5 +169,7 @@ export function mapDispatch(item: unknown, path: string, options: MapOptions): M
   if (!isObject(payload.d)) throw new PayloadError(`${path}.d`, `is required for ${t} (an object)`);
   rejectCamelCase(payload.d, `${path}.d`);
   const ctx: EventContext = { path: `${path}.d`, shardId, deleteOfflinePresences: options.deleteOfflinePresences };
-  return { type: t, tracked: true, changes: mapper(payload.d, ctx) };
+  const sequence = sequenceOf(t, payload.s, shardId, payload.d, path);
+  const changes = mapper(payload.d, ctx);
+  return sequence ? { type: t, tracked: true, changes, sequence } : { type: t, tracked: true, changes };
 }

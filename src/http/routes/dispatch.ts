@@ -13,7 +13,8 @@ const schema = {
   description:
     'Body: a gateway payload `{ op, t, s, d }`, a Discordeno big-bot forward `{ payload, shardId }`, or an array ' +
     'of either, applied in array order. Answers once everything is committed. Atomic: on 400 nothing of the ' +
-    'request is applied. Untracked events and non-dispatch opcodes are counted as ignored.',
+    'request is applied. Untracked events and non-dispatch opcodes are counted as ignored. A forward whose ' +
+    '`s` its shard already applied (a resent batch) is a duplicate: not applied, counted in `duplicates`.',
   body: {
     description: 'A gateway payload, a `{ payload, shardId }` forward, or an array of them (raw snake_case packets)',
   },
@@ -22,8 +23,9 @@ const schema = {
     properties: {
       applied: { type: 'integer', description: 'tracked events processed' },
       ignored: { type: 'integer', description: 'events the cache does not track' },
+      duplicates: { type: 'integer', description: 'forwards their shard had already applied (exactly once)' },
     },
-    required: ['applied', 'ignored'],
+    required: ['applied', 'ignored', 'duplicates'],
   }),
 };
 
@@ -38,30 +40,34 @@ export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
     const items = Array.isArray(body) ? body : [body];
     if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');
     const changes: Change[] = [];
-    const types: [string, boolean][] = [];
-    let applied = 0;
+    const types: [string, boolean, string | undefined][] = [];
+    let tracked = 0;
+    let duplicates: string[] = [];
     try {
       for (let i = 0; i < items.length; i++) {
         const mapped = mapDispatch(items[i], Array.isArray(body) ? `body[${i}]` : 'body', options);
-        types.push([mapped.type, mapped.tracked]);
-        if (mapped.tracked) {
-          applied++;
-          for (const c of mapped.changes) changes.push(c);
-        }
+        types.push([mapped.type, mapped.tracked, mapped.sequence && `${mapped.sequence.shardId}:${mapped.sequence.seq}`]);
+        if (!mapped.tracked) continue;
+        tracked++;
+        if (mapped.sequence) changes.push({ kind: 'sequenced', ...mapped.sequence, changes: mapped.changes });
+        else for (const c of mapped.changes) changes.push(c);
       }
-      if (changes.length > 0) await ctx.writer.submit(changes, applied);
+      if (changes.length > 0) ({ duplicates } = await ctx.writer.submit(changes, tracked));
     } catch (err) {
       if (err instanceof UnavailableError || isUnavailable(err)) ctx.metrics.totals.unavailable++;
       else ctx.metrics.totals.rejected++;
       throw err;
     }
-    for (const [type, tracked] of types) {
+    const skipped = new Set(duplicates);
+    for (const [type, isTracked, seq] of types) {
       // Names come from clients: only known event names and opcodes become labels (a bounded set).
       const label = KNOWN_EVENTS.has(type) || KNOWN_OPCODES.has(type) ? type : 'other';
-      ctx.metrics.events.inc({ type: label, outcome: tracked ? 'applied' : 'ignored' });
+      ctx.metrics.events.inc({ type: label, outcome: !isTracked ? 'ignored' : seq !== undefined && skipped.has(seq) ? 'duplicate' : 'applied' });
     }
+    const applied = tracked - duplicates.length;
     ctx.metrics.totals.applied += applied;
-    ctx.metrics.totals.ignored += items.length - applied;
-    return { applied, ignored: items.length - applied };
+    ctx.metrics.totals.ignored += items.length - tracked;
+    ctx.metrics.totals.duplicates += duplicates.length;
+    return { applied, ignored: items.length - tracked, duplicates: duplicates.length };
   });
 }

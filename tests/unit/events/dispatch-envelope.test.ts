@@ -83,9 +83,29 @@ describe('mapDispatch: gateway payloads', () => {
 });
 
 describe('mapDispatch: forwards {payload, shardId}', () => {
-  it('maps the inner payload like a gateway payload', () => {
+  it('maps the inner payload like a gateway payload, with its shard and sequence number', () => {
     const payload = loadCapture('message_delete')[0]!;
-    expect(mapDispatch({ payload, shardId: 3 }, 'body[1]', opts)).toEqual(mapDispatch(payload, 'body[1]', opts));
+    const forward = mapDispatch({ payload, shardId: 3 }, 'body[1]', opts);
+    const { sequence, ...rest } = forward;
+    expect(rest).toEqual(mapDispatch(payload, 'body[1]', opts));
+    expect(sequence).toEqual({ shardId: 3, seq: payload.s });
+  });
+
+  it('sequences forwards only: a bare payload, a forward without s or without shardId, GUILD_LOADED_DD are not', () => {
+    const payload = loadCapture('message_delete')[0]!;
+    expect(mapDispatch(payload, 'body', opts).sequence).toBeUndefined();
+    expect(mapDispatch({ payload: { ...payload, s: null }, shardId: 3 }, 'body', opts).sequence).toBeUndefined();
+    expect(mapDispatch({ payload }, 'body', opts).sequence).toBeUndefined();
+    const guild = loadCapture('guild_create')[0]!;
+    expect(mapDispatch({ payload: { ...guild, t: 'GUILD_LOADED_DD' }, shardId: 0 }, 'body', opts).sequence).toBeUndefined();
+    expect(mapDispatch({ payload: guild, shardId: 0 }, 'body', opts).sequence).toEqual({ shardId: 0, seq: guild.s });
+  });
+
+  it('READY carries its session; a bad s is a 400 naming it', () => {
+    const ready = loadCapture('ready')[0]!;
+    const seq = mapDispatch({ payload: ready, shardId: 0 }, 'body', opts).sequence;
+    expect(seq).toEqual({ shardId: 0, seq: ready.s, session: (ready.d as { session_id: string }).session_id });
+    expect(() => mapDispatch({ payload: { ...ready, s: -1 }, shardId: 0 }, 'body[2]', opts)).toThrow('body[2].payload.s must be a non-negative integer');
   });
 
   it('accepts a forward without shardId, and shard 0', () => {
