@@ -118,6 +118,8 @@ async function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): Promise
 /** One forwarded packet: into the cache first (committed), then through the bot's own handlers. */
 async function handle({ payload, shardId }: GatewayForward) {
   try {
+    // Resolves once committed; at once for events the cache does not track (INTERACTION_CREATE, …): their
+    // handlers run immediately, never behind a storm of GUILD_CREATEs.
     await cache.dispatch({ payload, shardId });
   } catch (err) {
     // Only a packet the cache refuses (400: names the field) lands here; outages are retried, never dropped.

@@ -24,6 +24,7 @@ import { CacheError } from './errors.js';
 import { Transport, answerError, toJson, type Query, type RetryInfo } from './http.js';
 import { Recorder } from './recorder.js';
 import { resources, type Resources } from './resources.js';
+import { TrackedEvents } from './tracked.js';
 
 export { CacheError } from './errors.js';
 export type { DispatchStats } from './dispatcher.js';
@@ -109,6 +110,11 @@ export interface CacheClientOptions {
     maxQueued?: number;
     /** Bytes per request at most, about (default 8 MiB; a larger single event is sent alone). */
     maxBatchBytes?: number;
+    /**
+     * Send events the service does not track too (default false: their `dispatch()` resolves at once and
+     * nothing is sent; the list comes from `GET /v1/events`).
+     */
+    sendUntracked?: boolean;
   };
 }
 
@@ -132,6 +138,8 @@ export class CacheClient {
   private readonly dispatcher: Dispatcher;
   private readonly attempts: number;
   private readonly recorder: Recorder | undefined;
+  private readonly tracked: TrackedEvents;
+  private readonly sendUntracked: boolean;
   private closing: Promise<void> | undefined;
 
   constructor(options: CacheClientOptions) {
@@ -158,6 +166,8 @@ export class CacheClient {
       maxBatchBytes: options.dispatch?.maxBatchBytes ?? 8 * 1024 * 1024,
     });
     this.recorder = options.record ? new Recorder(options.record) : undefined;
+    this.tracked = new TrackedEvents(this.transport);
+    this.sendUntracked = options.dispatch?.sendUntracked ?? false;
     Object.assign(
       this,
       resources({
@@ -213,14 +223,33 @@ export class CacheClient {
    *
    * Call it for every packet without awaiting one before dispatching the next (an event handler awaits it per
    * incoming request, concurrently): awaiting each call in a sequential loop sends one event per request.
-   * Delivery is at least once (see dispatcher.ts): a batch whose answer was lost is sent again.
+   * Delivery is at least once (see dispatcher.ts): a batch whose answer was lost is sent again; forwards with
+   * their `s` and `shardId` are applied exactly once by the service.
+   *
+   * An event the service does not track (INTERACTION_CREATE, TYPING_START, non-dispatch opcodes; the list
+   * comes from `GET /v1/events` at the first call) resolves at once and is not sent: its handler never waits
+   * behind a storm of GUILD_CREATEs. `await flush()` still waits for everything dispatched before it.
    */
   dispatch(packet: DispatchPacket): Promise<void> {
     // Only what the dispatcher takes (it refuses after close() and anything but one object).
-    if (this.recorder && this.closing === undefined && typeof packet === 'object' && packet !== null && !Array.isArray(packet)) {
-      this.recorder.write(packet);
-    }
+    const accepted = this.closing === undefined && typeof packet === 'object' && packet !== null && !Array.isArray(packet);
+    if (this.recorder && accepted) this.recorder.write(packet);
+    // An event the service does not track is not stored: nothing to send, nothing to wait for.
+    if (accepted && !this.sendUntracked && this.tracked.skips(packet)) return Promise.resolve();
     return this.dispatcher.dispatch(packet);
+  }
+
+  /**
+   * Whether the service stores the gateway event `name` (learned from `GET /v1/events` at the first
+   * `dispatch()`; `undefined` until known). Handlers of untracked events need not wait for the cache.
+   */
+  tracks(name: string): boolean | undefined {
+    return this.tracked.tracks(name);
+  }
+
+  /** Learns which events the service tracks now, rather than at the first `dispatch()`. */
+  async learnTrackedEvents(): Promise<void> {
+    await this.tracked.ready();
   }
 
   /** Resolves when every event dispatched before the call is settled (committed, or rejected to its caller). */
