@@ -297,9 +297,14 @@ export interface StormPlan {
  * `count` guilds from guild number `first`, members drawn from `count × members / 2` users numbered from
  * `userBase` (so every user is in two guilds), in arrays of `arraySize` forwards.
  */
-export function stormPlan(first: number, count: number, userBase: number, shards: number, arraySize: number): StormPlan {
+/**
+ * `seqBase`: sequence numbers start above it on every shard. The service applies each `s` of a shard once
+ * (exactly once for forwards), so passes over the same guilds (a reconnect re-sends them) and the warm-up
+ * carry numbers above the previous ones, as a gateway session's do.
+ */
+export function stormPlan(first: number, count: number, userBase: number, shards: number, arraySize: number, seqBase = 1): StormPlan {
   const users = Math.max(STORM_SHAPE.members, Math.floor((count * STORM_SHAPE.members) / 2));
-  const seq = new Array<number>(shards).fill(1);
+  const seq = new Array<number>(shards).fill(seqBase);
   const bodies: string[] = [];
   const sizes: number[] = [];
   const guildIds: string[] = [];

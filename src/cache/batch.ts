@@ -20,6 +20,7 @@ import { RowBuffers } from './buffer.js';
 import { cascadeStatement, retainStatement, type SetStatement } from './cascade.js';
 import type { Change, ReactionOp } from './changes.js';
 import { plan } from './plan.js';
+import { DeferredRetains } from './retains.js';
 import { applyReaction } from './reactions.js';
 import { putRole, removeRole } from './roles.js';
 import { LOAD_SHARD, Sequences, type ShardState } from './sequence.js';
@@ -63,6 +64,9 @@ export class Batch {
   /** Shard sequence numbers seen in this batch: duplicates are skipped. */
   readonly sequences: Sequences;
 
+  /** GUILD_CREATEs' retains, run together (see retains.ts). */
+  private readonly deferred = new DeferredRetains();
+
   /** Writes sent and not yet answered (see `sendAll`), and whether one of them failed. */
   private inflight: Promise<unknown>[] = [];
   private failed = false;
@@ -77,7 +81,13 @@ export class Batch {
     this.buffers = new RowBuffers(this.tables);
     this.sequences = new Sequences(options.shards ?? new Map(), async (shardId) => {
       const row = (await this.read(LOAD_SHARD, [shardId]))[0];
-      return row && { session: (row.session_id as string | null) ?? null, last: Number(row.last_sequence), applied: Number(row.events_applied) };
+      if (!row) return undefined;
+      return {
+        session: (row.session_id as string | null) ?? null,
+        last: Number(row.last_sequence),
+        window: BigInt(`0x${String(row.applied_window)}`),
+        applied: Number(row.events_applied),
+      };
     });
   }
 
@@ -104,6 +114,13 @@ export class Batch {
     if (statement.tables.length === 0) return [];
     await this.flush(statement.tables);
     return this.exec(statement, params);
+  }
+
+  /** Runs the deferred retains (one statement per table for the whole batch so far). */
+  private async runDeferred() {
+    if (this.deferred.empty) return;
+    await this.flush(this.deferred.reach());
+    for (const { table, params } of this.deferred.take()) await this.exec(retainStatement(table, this.cached), params);
   }
 
   /** Whether a row exists as of now, without flushing. */
@@ -213,12 +230,11 @@ export class Batch {
     switch (change.kind) {
       case 'upsert': {
         if (!this.cached.has(change.table)) return undefined;
-        this.buffers.upsert(change.table, change.row);
-        if (change.table === 'messages' && change.row.channel_id != null) {
-          const channel = String(change.row.channel_id);
-          this.messagesByChannel.set(channel, (this.messagesByChannel.get(channel) ?? 0) + 1);
+        // An insert a pending retain could delete must come after it (retains.ts).
+        if (!this.deferred.empty && this.deferred.endangers(change.table, change.row)) {
+          return this.runDeferred().then(() => this.upsert(change.table, change.row));
         }
-        return this.buffers.of(change.table).upserts.size >= this.chunkRows ? this.flushEarly(change.table) : undefined;
+        return this.upsert(change.table, change.row);
       }
       case 'update':
         if (this.cached.has(change.table)) this.buffers.update(change.table, change.row, change.inc);
@@ -229,21 +245,19 @@ export class Batch {
       case 'self':
         this.botUserId = change.userId;
         return undefined;
+      case 'retain':
+        return this.retain(change);
       case 'cascade':
-        return this.runSet(cascadeStatement(change.table, this.cached), [change.ids]).then(() => undefined);
-      case 'retain': {
-        const params = change.table === 'threads' ? [change.guildId, change.keep, change.parentIds ?? null] : [change.guildId, change.keep];
-        return this.runSet(retainStatement(change.table, this.cached), params).then(() => undefined);
-      }
+        return this.afterDeferred(() => this.runSet(cascadeStatement(change.table, this.cached), [change.ids]));
       case 'reconcileShard':
-        return this.reconcile(change.shardId, change.numShards, change.keep);
+        return this.afterDeferred(() => this.reconcile(change.shardId, change.numShards, change.keep));
       case 'countMember':
-        return this.countMember(change.guildId, change.userId, change.delta);
+        return this.afterDeferred(() => this.countMember(change.guildId, change.userId, change.delta));
       case 'putRole':
       case 'removeRole':
-        return this.editRoles(change);
+        return this.afterDeferred(() => this.editRoles(change));
       case 'reaction':
-        return this.react(change.messageId, change.op);
+        return this.afterDeferred(() => this.react(change.messageId, change.op));
       case 'expand':
         return this.expand(change.changes());
       case 'sequenced':
@@ -251,6 +265,41 @@ export class Batch {
       default:
         return unreachable(change);
     }
+  }
+
+  /** Buffers an upsert; a table whose buffer fills a statement is written at once. */
+  private upsert(table: TableName, row: Row): Promise<void> | undefined {
+    this.buffers.upsert(table, row);
+    if (table === 'messages' && row.channel_id != null) {
+      const channel = String(row.channel_id);
+      this.messagesByChannel.set(channel, (this.messagesByChannel.get(channel) ?? 0) + 1);
+    }
+    return this.buffers.of(table).upserts.size >= this.chunkRows ? this.flushEarly(table) : undefined;
+  }
+
+  /** Reads and set operations see the state after the pending retains. */
+  private async afterDeferred(run: () => Promise<unknown>): Promise<void> {
+    await this.runDeferred();
+    await run();
+  }
+
+  /**
+   * GUILD_CREATE's retains wait, to run as one statement per table with the other guilds' (retains.ts);
+   * THREAD_LIST_SYNC's (limited to some parents) and a second one of the same guild run the pending first.
+   */
+  private retain(change: Extract<Change, { kind: 'retain' }>): Promise<void> | undefined {
+    if (!this.cached.has(change.table)) return undefined;
+    if (change.parentIds === undefined && !this.deferred.has(change.table, change.guildId)) {
+      this.deferred.add(change.table, change.guildId, change.keep);
+      return undefined;
+    }
+    return this.afterDeferred(async () => {
+      if (change.parentIds === undefined) this.deferred.add(change.table, change.guildId, change.keep);
+      else {
+        const statement = retainStatement(change.table, this.cached);
+        await this.runSet(statement, [[change.guildId], change.keep, change.parentIds]);
+      }
+    });
   }
 
   private async expand(changes: Iterable<Change>) {
@@ -316,6 +365,7 @@ export class Batch {
    * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT).
    */
   async finish() {
+    await this.runDeferred();
     const phases = this.drain(this.tables);
     // The shard states go with the last statement: in the same transaction as the events they count.
     const ledger = this.sequences.part();

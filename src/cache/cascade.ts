@@ -111,27 +111,38 @@ export function cascadeStatement(root: CascadeRoot, cached: ReadonlySet<TableNam
 }
 
 /**
- * GUILD_CREATE (or THREAD_LIST_SYNC) is authoritative for a table: rows of guild `$1` whose key is not in
- * `$2::bigint[]` go, with what belongs to them. `$3::bigint[]` (threads only, may be NULL) limits it to the
- * threads of those parent channels.
+ * GUILD_CREATE (or THREAD_LIST_SYNC) is authoritative for a table: the rows of the guilds `$1::bigint[]` whose
+ * key is not kept go, with what belongs to them. Channels and threads: `$2::bigint[]` are the ids kept (ids are
+ * unique across guilds, so one list serves every guild); threads: `$3::bigint[]` (may be NULL) limits it to the
+ * threads of those parent channels. Voice states: `$2::bigint[]` the users kept, `$3::bigint[]` their guilds.
+ * One statement serves a whole batch of GUILD_CREATEs (see `Batch`'s deferred retains).
  */
 export function retainStatement(table: RetainTable, cached: ReadonlySet<TableName>): SetStatement {
   return cachedStatement(`retain_${table}_${scopeKey(cached)}`, () => {
     const d = describe(table);
-    const key = table === 'voice_states' ? 'user_id' : 'id';
-    const scope = table === 'threads' ? ` AND ($3::bigint[] IS NULL OR ${q(d.channel!)} = ANY($3::bigint[]))` : '';
-    const where = `${q(d.guild!)} = $1::bigint AND NOT (${q(key)} = ANY($2::bigint[]))${scope}`;
+    const guild = `t.${q(d.guild!)} = ANY($1::bigint[])`;
+    const where =
+      table === 'voice_states'
+        ? `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($3::bigint[], $2::bigint[]) AS k(g, u) WHERE k.g = t.guild_id AND k.u = t.user_id)`
+        : `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS k(id) WHERE k.id = t.id)` +
+          (table === 'threads' ? ` AND ($3::bigint[] IS NULL OR t.${q(d.channel!)} = ANY($3::bigint[]))` : '');
     const ctes: Ctes = { parts: [], channelIds: [], tables: [] };
     if (!cached.has(table)) return finish(`retain_${table}_${built.size}`, ctes);
     if (d.isChannel) {
-      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} WHERE ${where} RETURNING id)`);
+      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} AS t WHERE ${where} RETURNING id)`);
       ctes.channelIds.push('ARRAY(SELECT id FROM c0)');
       ctes.tables.push(table);
       cascadeFromChannels(ctes, cached, CHANNEL_TABLES.indexOf(table) + 1, () => '');
     } else {
-      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} WHERE ${where})`);
+      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} AS t WHERE ${where})`);
       ctes.tables.push(table);
     }
     return finish(`retain_${table}_${built.size}`, ctes);
   });
+}
+
+/** The tables a retain of `table` may delete from (its own, and those whose rows belong to its rows). */
+export function retainReach(table: RetainTable): TableName[] {
+  if (!describe(table).isChannel) return [table];
+  return [table, ...CHANNEL_TABLES.slice(CHANNEL_TABLES.indexOf(table) + 1), ...CHANNEL_OWNED];
 }

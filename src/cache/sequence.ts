@@ -3,9 +3,10 @@
  *
  * Delivery from the event handler is at least once: a batch committed whose answer was lost is sent again.
  * Every dispatch of a gateway session carries an increasing sequence number `s`, so the service keeps, per
- * shard, the session (READY's `session_id`) and the last `s` it applied, in `shard_sessions`, written in the
- * same transaction as the events' changes. A forward whose `s` is not above its shard's last applied one is a
- * duplicate: not applied, and answered as such. READY starts a new session (its `s` is the first).
+ * shard, the session (READY's `session_id`), the last `s` it applied and which of the `WINDOW` numbers below
+ * it were applied, in `shard_sessions`, written in the same transaction as the events' changes. A forward whose
+ * `s` was applied already (or is older than the window) is a duplicate: not applied, and answered as such.
+ * READY starts a new session (its `s` is the first).
  *
  * Not sequenced: bare payloads (no shard), events without `s`, and Discordeno's `GUILD_LOADED_DD` (a
  * GUILD_CREATE it renames; idempotent, so always applied, never dropped as a duplicate).
@@ -14,9 +15,40 @@ import type { Part } from './statements.js';
 
 export interface ShardState {
   session: string | null;
+  /** The highest sequence number applied. */
   last: number;
+  /**
+   * Which of the `WINDOW` sequence numbers below `last` were applied: bit i stands for `last - 1 - i`. Forwards
+   * of one shard may arrive out of order (an event handler with several requests in flight), and some never
+   * come (events it does not forward, like the ones the service does not track), so "not above the last" is
+   * not enough: a number is a duplicate when it was applied, or is older than the window.
+   */
+  window: bigint;
   /** Events applied in this shard (since the cache has existed). */
   applied: number;
+}
+
+/** Sequence numbers below the last applied one that are remembered: how far forwards may be reordered. */
+export const WINDOW = 4096;
+const MASK = (1n << BigInt(WINDOW)) - 1n;
+
+/**
+ * The state after admitting `seq`, or undefined when `seq` is a duplicate. Pure. `session` (READY's) starts
+ * a new session, unless it is the current one (a resent READY is a duplicate like any event).
+ */
+export function admit(current: ShardState | undefined, seq: number, session: string | undefined): ShardState | undefined {
+  if (!current || (session !== undefined && session !== current.session)) {
+    return { session: session ?? current?.session ?? null, last: seq, window: 0n, applied: (current?.applied ?? 0) + 1 };
+  }
+  if (seq > current.last) {
+    // The old last is applied: it takes bit (shift - 1); the numbers in between take zeros.
+    const shift = BigInt(seq - current.last);
+    const window = shift > BigInt(WINDOW) ? 0n : ((current.window << shift) | (1n << (shift - 1n))) & MASK;
+    return { session: current.session, last: seq, window, applied: current.applied + 1 };
+  }
+  const bit = current.last - 1 - seq;
+  if (bit < 0 || bit >= WINDOW || (current.window >> BigInt(bit)) & 1n) return undefined;
+  return { ...current, window: current.window | (1n << BigInt(bit)), applied: current.applied + 1 };
 }
 
 /** A batch's view of the shard states: the writer's (committed) ones plus its own changes, kept apart until commit. */
@@ -38,22 +70,14 @@ export class Sequences {
     return loaded;
   }
 
-  /**
-   * Whether the event `seq` of `shardId` is new (to apply), recording it as applied. `session` (READY's)
-   * starts a new session, unless it is the current one (a resent READY is a duplicate like any event).
-   */
+  /** Whether the event `seq` of `shardId` is new (to apply), recording it as applied (see `admit`). */
   async admit(shardId: number, seq: number, session: string | undefined): Promise<boolean> {
-    const current = await this.state(shardId);
-    const sameSession = session === undefined || session === current?.session;
-    if (current && sameSession && seq <= current.last) {
+    const next = admit(await this.state(shardId), seq, session);
+    if (!next) {
       this.duplicates.push(`${shardId}:${seq}`);
       return false;
     }
-    this.changed.set(shardId, {
-      session: session ?? current?.session ?? null,
-      last: seq,
-      applied: (current?.applied ?? 0) + 1,
-    });
+    this.changed.set(shardId, next);
     return true;
   }
 
@@ -68,13 +92,15 @@ export class Sequences {
         rows.map(([id]) => id),
         rows.map(([, s]) => s.session),
         rows.map(([, s]) => s.last),
+        rows.map(([, s]) => s.window.toString(16)),
         rows.map(([, s]) => s.applied),
       ],
       sql: (o) =>
-        `INSERT INTO shard_sessions (shard_id, session_id, last_sequence, events_applied, last_event_at) ` +
-        `SELECT unnest($${o + 1}::int[]), unnest($${o + 2}::text[]), unnest($${o + 3}::bigint[]), unnest($${o + 4}::bigint[]), now() ` +
+        `INSERT INTO shard_sessions (shard_id, session_id, last_sequence, applied_window, events_applied, last_event_at) ` +
+        `SELECT unnest($${o + 1}::int[]), unnest($${o + 2}::text[]), unnest($${o + 3}::bigint[]), unnest($${o + 4}::text[]), ` +
+        `unnest($${o + 5}::bigint[]), now() ` +
         `ON CONFLICT (shard_id) DO UPDATE SET session_id = excluded.session_id, last_sequence = excluded.last_sequence, ` +
-        `events_applied = excluded.events_applied, last_event_at = now()`,
+        `applied_window = excluded.applied_window, events_applied = excluded.events_applied, last_event_at = now()`,
     };
   }
 
@@ -86,7 +112,7 @@ export class Sequences {
 
 export const LOAD_SHARD = {
   name: 'dsc_load_shard',
-  text: 'SELECT session_id, last_sequence, events_applied FROM shard_sessions WHERE shard_id = $1',
+  text: 'SELECT session_id, last_sequence, applied_window, events_applied FROM shard_sessions WHERE shard_id = $1',
 };
 
 export const LIST_SHARDS =

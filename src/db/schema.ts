@@ -288,6 +288,8 @@ export const shardSessions = pgTable('shard_sessions', {
   shard_id: integer('shard_id').primaryKey(),
   session_id: text('session_id'),
   last_sequence: bigint('last_sequence', { mode: 'number' }).notNull(),
+  /** Which of the sequence numbers below `last_sequence` were applied (a bit set, hex): forwards may arrive out of order. */
+  applied_window: text('applied_window').notNull().default('0'),
   last_event_at: timestamp('last_event_at', { withTimezone: true, mode: 'string' }).notNull().default(sql`now()`),
   events_applied: bigint('events_applied', { mode: 'number' }).notNull().default(0),
 });

@@ -44,7 +44,7 @@ const thread = (id: string, guild: string, parent: string) => ({
 });
 
 const event = fc.oneof(
-  fc.record({ g: pick(GUILDS), ch: fc.subarray(CHANNELS), th: fc.subarray(THREADS), m: fc.subarray(USERS), n: fc.nat(5) }).map(({ g, ch, th, m, n }) =>
+  fc.record({ g: pick(GUILDS), ch: fc.subarray(CHANNELS), th: fc.subarray(THREADS), m: fc.subarray(USERS), v: fc.subarray(USERS), n: fc.nat(5) }).map(({ g, ch, th, m, v, n }) =>
     ev('GUILD_CREATE', {
       id: g,
       name: `g${n}`,
@@ -55,7 +55,11 @@ const event = fc.oneof(
       threads: th.map((t) => ({ ...thread(t, g, CHANNELS[0]!), guild_id: undefined })),
       members: m.map((u) => member(u, [], null)),
       presences: m.slice(0, 1).map((u) => ({ user: { id: u }, status: 'online', activities: [], client_status: {} })),
+      voice_states: v.map((u, i) => ({ user_id: u, channel_id: CHANNELS[i % CHANNELS.length], session_id: `s${n}`, deaf: false, mute: false, self_deaf: false, self_mute: false, self_video: false, suppress: false, request_to_speak_timestamp: null })),
     }),
+  ),
+  fc.record({ g: pick(GUILDS), u: pick(USERS), c: fc.option(pick(CHANNELS)), n: fc.nat(3) }).map(({ g, u, c, n }) =>
+    ev('VOICE_STATE_UPDATE', { guild_id: g, user_id: u, channel_id: c, session_id: `v${n}`, deaf: false, mute: n === 1, self_deaf: false, self_mute: false, self_video: false, suppress: false, request_to_speak_timestamp: null }),
   ),
   fc.record({ g: pick(GUILDS), u: fc.boolean() }).map(({ g, u }) => ev('GUILD_DELETE', u ? { id: g, unavailable: true } : { id: g })),
   fc.record({ g: pick(GUILDS), name: fc.string({ maxLength: 3 }) }).map(({ g, name }) => ev('GUILD_UPDATE', { id: g, name })),
@@ -170,7 +174,7 @@ describe('batching is invisible (PostgreSQL)', () => {
         expect(await snapshot(db)).toEqual(oneByOne);
         },
       ),
-      { numRuns: 80 },
+      { numRuns: 120 },
     );
   });
 });

@@ -125,6 +125,16 @@ describe.each([
     expect(await counters(db)).toEqual(EXACT);
   });
 
+  it('forwards out of order (several requests in flight) all apply once; late ones are not taken for duplicates', async () => {
+    const batch = session();
+    // s 1, 2, 5, 3, 6, 8, 4, 9, 7 (reactions after their message, or they would find nothing to count)
+    const shuffled = [batch[0]!, batch[1]!, batch[4]!, batch[2]!, batch[5]!, batch[7]!, batch[3]!, batch[8]!, batch[6]!];
+    expect((await dispatch(app, shuffled.slice(0, 4))).body).toEqual({ applied: 4, ignored: 0, duplicates: 0 });
+    expect((await dispatch(app, shuffled.slice(4))).body).toEqual({ applied: 5, ignored: 0, duplicates: 0 });
+    expect(await counters(db)).toEqual(EXACT);
+    expect((await dispatch(app, batch)).body).toEqual({ applied: 0, ignored: 0, duplicates: batch.length });
+  });
+
   it('shards are independent', async () => {
     await dispatch(app, forward('USER_UPDATE', 5, user(U[0]!), 1));
     expect((await dispatch(app, forward('USER_UPDATE', 5, user(U[0]!), 2))).body).toMatchObject({ applied: 1, duplicates: 0 });

@@ -1,0 +1,1 @@
+ALTER TABLE "shard_sessions" ADD COLUMN "applied_window" text DEFAULT '0' NOT NULL;
