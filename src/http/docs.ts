@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { TABLES, TABLE_NAMES } from '../db/tables.js';
 import { formatSchemaErrors, sharedSchemas } from './schemas.js';
 
 const DESCRIPTION = `Persistent cache of Discord gateway state. Objects in and out have Discord's raw JSON shape
@@ -39,15 +40,7 @@ export async function registerDocs(app: FastifyInstance) {
       security: [{ bearerAuth: [] }],
       tags: [
         { name: 'ingest', description: 'Gateway events in' },
-        { name: 'users' },
-        { name: 'guilds' },
-        { name: 'members' },
-        { name: 'channels' },
-        { name: 'threads' },
-        { name: 'messages' },
-        { name: 'presences' },
-        { name: 'unavailable guilds' },
-        { name: 'voice states' },
+        ...TABLE_NAMES.map((t) => ({ name: TABLES[t].tag })),
         { name: 'computed', description: 'Permissions and statistics' },
         { name: 'operations', description: 'Health, readiness, metrics (no token)' },
       ],
