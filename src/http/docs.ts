@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { TABLES, TABLE_NAMES } from '../db/tables.js';
 import { formatSchemaErrors, sharedSchemas } from './schemas.js';
 
 const DESCRIPTION = `Persistent cache of Discord gateway state. Objects in and out have Discord's raw JSON shape
@@ -15,7 +16,7 @@ const DESCRIPTION = `Persistent cache of Discord gateway state. Objects in and o
   when missing; a body id that differs from the path is a 400. PUT answers the stored object.
 - GET of one object: 404 \`<kind> <id> is not cached\`. DELETE: 204, also when absent.
 - Lists: JSON arrays, keyset paging by id (\`limit\` 1–1000, default 100; \`after\` / \`before\`).
-- Errors: \`{ statusCode, error, message }\`; 400 names the offending field.`;
+- Errors: \`{ statusCode, error, code, message }\` (the Error schema lists the codes); 400 names the offending field.`;
 
 /** The package version (package.json sits two levels up from both src/http and dist/http). */
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -39,14 +40,7 @@ export async function registerDocs(app: FastifyInstance) {
       security: [{ bearerAuth: [] }],
       tags: [
         { name: 'ingest', description: 'Gateway events in' },
-        { name: 'users' },
-        { name: 'guilds' },
-        { name: 'members' },
-        { name: 'channels' },
-        { name: 'threads' },
-        { name: 'messages' },
-        { name: 'presences' },
-        { name: 'unavailable guilds' },
+        ...TABLE_NAMES.map((t) => ({ name: TABLES[t].tag })),
         { name: 'computed', description: 'Permissions and statistics' },
         { name: 'operations', description: 'Health, readiness, metrics (no token)' },
       ],

@@ -57,6 +57,13 @@ describe('OpenAPI document', () => {
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
   });
 
+  test("declares every operation's tag (the UI's groups, voice states included)", () => {
+    const declared = new Set((doc.tags as { name: string }[]).map((t) => t.name));
+    const used = new Set(Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { tags?: string[] }>).flatMap((op) => op.tags ?? [])));
+    expect(used).toContain('voice states');
+    expect([...used].filter((t) => !declared.has(t))).toEqual([]);
+  });
+
   test('lists every route (and nothing else)', () => {
     const listed = Object.fromEntries(Object.entries(doc.paths).map(([p, ops]) => [p, Object.keys(ops as object).sort()]));
     const expected = Object.fromEntries(Object.entries(ROUTES).map(([p, ms]) => [p, [...ms].sort()]));

@@ -71,6 +71,29 @@ describe('loadConfig', () => {
     expect(problems({ DATABASE_URL: 'postgres://db/c', READ_DATABASE_URL: 'postgresql://replica/c' })).toEqual([]);
   });
 
+  describe('CACHE_TABLES', () => {
+    it('names the cached tables, comma-separated, spaces allowed; kept in the tables\' own order', () => {
+      expect(loadConfig({ CACHE_TABLES: 'voice_states, users ,guilds' }).cacheTables).toEqual(['users', 'guilds', 'voice_states']);
+      expect(loadConfig({ CACHE_TABLES: 'members,members' }).cacheTables).toEqual(['members']);
+      expect(loadConfig({ CACHE_TABLES: '' }).cacheTables).toHaveLength(9); // empty is unset: every table
+    });
+
+    it('refuses an unknown name, naming the variable, the known tables and the unknown name', () => {
+      expect(problems({ CACHE_TABLES: 'users,voicestates,Guilds' })).toEqual([
+        'CACHE_TABLES must list tables among users, guilds, members, channels, threads, messages, presences, unavailable_guilds, voice_states, got "users,voicestates,Guilds" (unknown: voicestates, Guilds)',
+      ]);
+    });
+
+    it('refuses a list without a name', () => {
+      expect(problems({ CACHE_TABLES: ' , ,' })).toEqual([expect.stringMatching(/^CACHE_TABLES must list tables among users, .* got " , ,"$/)]);
+    });
+
+    it('is reported with the other bad values at once', () => {
+      const p = problems({ CACHE_TABLES: 'nope', PORT: 'x' });
+      expect(p.map((m) => m.split(' ')[0])).toEqual(['PORT', 'CACHE_TABLES']);
+    });
+  });
+
   it('refuses a non-loopback HOST without CACHE_TOKEN, allows loopback ones', () => {
     expect(problems({ HOST: '0.0.0.0' })[0]).toMatch(/CACHE_TOKEN/);
     expect(problems({ HOST: '10.1.2.3' })).toHaveLength(1);
