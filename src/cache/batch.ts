@@ -14,16 +14,17 @@
  * - Tables outside the cache scope (CACHE_TABLES) are never written: their changes are dropped here.
  */
 import type { Work } from '../db/connect.js';
-import { TABLE_NAMES, type TableName } from '../db/tables.js';
+import { TABLE_NAMES, describe, type TableName } from '../db/tables.js';
 import { specs, type Row } from '../discord/columns.js';
 import { RowBuffers } from './buffer.js';
-import { cascadeStatement, retainStatement, type SetStatement } from './cascade.js';
-import type { Change, ReactionOp } from './changes.js';
+import { cascadeStatement, retainReach, retainStatement, type SetStatement } from './cascade.js';
+import type { Change, ReactionOp, SnapshotPart } from './changes.js';
 import { plan } from './plan.js';
 import { DeferredRetains } from './retains.js';
 import { applyReaction } from './reactions.js';
 import { putRole, removeRole } from './roles.js';
 import { LOAD_SHARD, Sequences, type ShardState } from './sequence.js';
+import { Snapshots, loadStatement } from './snapshots.js';
 import * as S from './statements.js';
 
 /** A write of at least this many rows is sent as one statement per part, pipelined (see `write`). */
@@ -42,6 +43,8 @@ export interface BatchOptions {
   chunkRows?: number | undefined;
   /** The writer's committed shard states (exactly once for forwards, see sequence.ts). */
   shards?: Map<number, ShardState> | undefined;
+  /** Skip GUILD_CREATE parts the cache holds already (snapshots.ts; default true). */
+  skipUnchanged?: boolean | undefined;
 }
 
 /** Counters of what a batch did, for metrics. */
@@ -63,6 +66,10 @@ export class Batch {
   botUserId: string | undefined;
   /** Shard sequence numbers seen in this batch: duplicates are skipped. */
   readonly sequences: Sequences;
+  /** GUILD_CREATE parts applied and rows touched in this batch: unchanged parts are skipped. */
+  readonly snapshots: Snapshots;
+  /** Applying a snapshot part: its own writes do not count as touching (snapshots.ts). */
+  private inPart = false;
 
   /** GUILD_CREATEs' retains, run together (see retains.ts). */
   private readonly deferred = new DeferredRetains();
@@ -79,6 +86,7 @@ export class Batch {
     this.cached = options.cached ?? ALL;
     this.tables = TABLE_NAMES.filter((t) => this.cached.has(t));
     this.buffers = new RowBuffers(this.tables);
+    this.snapshots = new Snapshots(options.skipUnchanged ?? true);
     this.sequences = new Sequences(options.shards ?? new Map(), async (shardId) => {
       const row = (await this.read(LOAD_SHARD, [shardId]))[0];
       if (!row) return undefined;
@@ -229,6 +237,7 @@ export class Batch {
   apply(change: Change): Promise<void> | undefined {
     switch (change.kind) {
       case 'upsert': {
+        this.touchRow(change.table, change.row);
         if (!this.cached.has(change.table)) return undefined;
         // An insert a pending retain could delete must come after it (retains.ts).
         if (!this.deferred.empty && this.deferred.endangers(change.table, change.row)) {
@@ -237,19 +246,24 @@ export class Batch {
         return this.upsert(change.table, change.row);
       }
       case 'update':
+        this.touchRow(change.table, change.row, change.guildId);
         if (this.cached.has(change.table)) this.buffers.update(change.table, change.row, change.inc);
         return undefined;
       case 'delete':
+        this.touchRow(change.table, change.key);
         if (this.cached.has(change.table)) this.buffers.delete(change.table, change.key);
         return undefined;
       case 'self':
         this.botUserId = change.userId;
         return undefined;
       case 'retain':
+        if (!this.inPart) for (const t of retainReach(change.table)) this.snapshots.touch(t, change.guildId);
         return this.retain(change);
       case 'cascade':
+        this.touchCascade(change);
         return this.afterDeferred(() => this.runSet(cascadeStatement(change.table, this.cached), [change.ids]));
       case 'reconcileShard':
+        for (const t of TABLE_NAMES) this.snapshots.touch(t, undefined);
         return this.afterDeferred(() => this.reconcile(change.shardId, change.numShards, change.keep));
       case 'countMember':
         return this.afterDeferred(() => this.countMember(change.guildId, change.userId, change.delta));
@@ -262,8 +276,55 @@ export class Batch {
         return this.expand(change.changes());
       case 'sequenced':
         return this.sequenced(change);
+      case 'snapshot':
+        return this.snapshot(change.guildId, change.parts);
       default:
         return unreachable(change);
+    }
+  }
+
+  /** A write outside a GUILD_CREATE part: the parts holding that table for that guild are no longer known. */
+  private touchRow(table: TableName, row: Row, guildId?: string) {
+    if (this.inPart) return;
+    const column = describe(table).guild;
+    if (column === undefined) return;
+    this.snapshots.touch(table, guildId ?? (row[column] == null ? undefined : String(row[column])));
+  }
+
+  private touchCascade(change: Extract<Change, { kind: 'cascade' }>) {
+    if (change.table === 'guilds') {
+      for (const id of change.ids) for (const t of TABLE_NAMES) this.snapshots.touch(t, id);
+    } else {
+      for (const t of cascadeStatement(change.table, ALL).tables) this.snapshots.touch(t, change.guildId);
+    }
+  }
+
+  /** Before a request's changes: the stored digests of its GUILD_CREATEs' guilds, in one query (snapshots.ts). */
+  async prepare(changes: readonly Change[]) {
+    const ids = new Set<string>();
+    const collect = (cs: readonly Change[]) => {
+      for (const c of cs) {
+        if (c.kind === 'snapshot') ids.add(c.guildId);
+        else if (c.kind === 'sequenced') collect(c.changes);
+      }
+    };
+    collect(changes);
+    const load = this.snapshots.toLoad(ids);
+    if (load.length === 0) return;
+    this.snapshots.load(load, await this.read(loadStatement(this.cached.has('guilds')), [load]));
+  }
+
+  /** A GUILD_CREATE's parts: those the cache holds already are skipped (snapshots.ts). */
+  private async snapshot(guildId: string, parts: SnapshotPart[]) {
+    for (const part of parts) {
+      if (this.snapshots.unchanged(guildId, part.name, part.digest)) continue;
+      this.inPart = true;
+      try {
+        await this.expand(part.changes);
+      } finally {
+        this.inPart = false;
+      }
+      this.snapshots.record(guildId, part.name, part.digest);
     }
   }
 
@@ -328,6 +389,7 @@ export class Batch {
    * (idempotent over replays). Without a members table the cache cannot tell: every event moves it.
    */
   private async countMember(guildId: string, userId: string, delta: 1 | -1) {
+    this.snapshots.touch('guilds', guildId);
     if (!this.cached.has('guilds')) return;
     if (this.cached.has('members')) {
       const cached = await this.exists('members', { guild_id: guildId, user_id: userId });
@@ -337,6 +399,8 @@ export class Batch {
   }
 
   private async editRoles(change: Extract<Change, { kind: 'putRole' | 'removeRole' }>) {
+    this.snapshots.touch('guilds', change.guildId);
+    if (change.kind === 'removeRole') this.snapshots.touch('members', change.guildId);
     if (this.cached.has('guilds')) {
       const roles = await this.readJson('guilds', { id: change.guildId }, 'roles');
       if (change.kind === 'putRole') {
@@ -367,11 +431,13 @@ export class Batch {
   async finish() {
     await this.runDeferred();
     const phases = this.drain(this.tables);
-    // The shard states go with the last statement: in the same transaction as the events they count.
-    const ledger = this.sequences.part();
-    if (ledger) {
-      if (phases.length === 0) phases.push([ledger]);
-      else phases[phases.length - 1]!.push(ledger);
+    // The shard states and the digests go with the last statement: in the same transaction as what they describe.
+    const ledger = [...this.snapshots.parts()];
+    const sequence = this.sequences.part();
+    if (sequence) ledger.push(sequence);
+    if (ledger.length > 0) {
+      if (phases.length === 0) phases.push(ledger);
+      else phases[phases.length - 1]!.push(...ledger);
     }
     await this.write(phases, true);
   }

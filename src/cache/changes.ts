@@ -4,6 +4,7 @@
  */
 import type { TableName } from '../db/tables.js';
 import type { CascadeRoot, RetainTable } from './cascade.js';
+import type { PartName } from './snapshots.js';
 import type { Row } from '../discord/columns.js';
 
 export type { Row };
@@ -11,15 +12,18 @@ export type { Row };
 export type Change =
   /** Insert or merge: columns present in `row` overwrite, absent ones keep their cached value. */
   | { kind: 'upsert'; table: TableName; row: Row }
-  /** Merge into a cached row only (no insert); `inc` adds to integer columns (NULL stays NULL). */
-  | { kind: 'update'; table: TableName; row: Row; inc?: Record<string, number> }
+  /**
+   * Merge into a cached row only (no insert); `inc` adds to integer columns (NULL stays NULL). `guildId`:
+   * the guild of a row updated by id alone, when the event says it (not written: see snapshots.ts).
+   */
+  | { kind: 'update'; table: TableName; row: Row; inc?: Record<string, number>; guildId?: string }
   /** Delete one row by primary key (`key` holds the primary-key columns). No cascade. */
   | { kind: 'delete'; table: TableName; key: Row }
   /**
    * Delete guilds, channels or threads by id with every row that belongs to them (see cascade.ts): a
    * channel's threads and the messages and voice states of both; a guild's members, presences, channels, ….
    */
-  | { kind: 'cascade'; table: CascadeRoot; ids: string[] }
+  | { kind: 'cascade'; table: CascadeRoot; ids: string[]; guildId?: string }
   /**
    * GUILD_CREATE is authoritative for a guild's channels, threads and voice states (THREAD_LIST_SYNC for the
    * threads of some channels): the cached rows whose key is not in `keep` leave, with what belongs to them.
@@ -38,6 +42,11 @@ export type Change =
   /** Reaction counters on a cached message. */
   | { kind: 'reaction'; messageId: string; op: ReactionOp }
   /**
+   * A GUILD_CREATE's parts, each with a digest of what Discord sent: a part the cache holds already (the same
+   * digest last applied, nothing written there since) is skipped. See snapshots.ts.
+   */
+  | { kind: 'snapshot'; guildId: string; parts: SnapshotPart[] }
+  /**
    * A forwarded event with its shard's sequence number: applied only if `seq` is above the shard's last
    * applied one (`session`: READY's, which starts a new session). See sequence.ts.
    */
@@ -52,8 +61,19 @@ export type Change =
 /** How many changes `changes` stands for (an `expand` counts what it produces). */
 export function changeCount(changes: readonly Change[]): number {
   let n = 0;
-  for (const c of changes) n += c.kind === 'expand' ? c.size : c.kind === 'sequenced' ? changeCount(c.changes) : 1;
+  for (const c of changes) {
+    if (c.kind === 'expand') n += c.size;
+    else if (c.kind === 'sequenced') n += changeCount(c.changes);
+    else if (c.kind === 'snapshot') for (const p of c.parts) n += changeCount(p.changes);
+    else n += 1;
+  }
   return n;
+}
+
+export interface SnapshotPart {
+  name: PartName;
+  digest: string;
+  changes: Change[];
 }
 
 export type ReactionOp =
@@ -63,6 +83,9 @@ export type ReactionOp =
   | { type: 'removeEmoji'; emoji: Record<string, unknown> };
 
 export const upsert = (table: TableName, row: Row): Change => ({ kind: 'upsert', table, row });
-export const update = (table: TableName, row: Row, inc?: Record<string, number>): Change =>
-  inc ? { kind: 'update', table, row, inc } : { kind: 'update', table, row };
+export const update = (table: TableName, row: Row, inc?: Record<string, number>, guildId?: string): Change => {
+  const change: Change = inc ? { kind: 'update', table, row, inc } : { kind: 'update', table, row };
+  if (guildId !== undefined) change.guildId = guildId;
+  return change;
+};
 export const remove = (table: TableName, key: Row): Change => ({ kind: 'delete', table, key });

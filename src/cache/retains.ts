@@ -4,7 +4,8 @@
  * involves, three times per guild. Deferred, the retains of a whole batch run as one statement per table.
  *
  * Why that ends in the state one-by-one application gives: retains only delete, deletes commute with each
- * other and with updates and deletes of any row (a row a retain deletes ends deleted either way). Only an
+ * other and with updates and deletes of any row (a row a retain deletes ends deleted either way; no update
+ * changes the columns a retain selects by: guild_id, parent_id, channel_id). Only an
  * insert can be undone by a later delete: an upsert that a pending retain could delete (a row of a retained
  * guild not in its keep list, or a row belonging to a channel that may go) runs the pending retains first.
  * The GUILD_CREATE's own rows are in its keep lists, so a storm never waits. Reads and the other set

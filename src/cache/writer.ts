@@ -28,6 +28,8 @@ export interface WriterOptions {
   /** Batch tuning (see batch.ts): rows from which writes are pipelined, and rows per statement. */
   pipelineRows?: number;
   chunkRows?: number;
+  /** Skip GUILD_CREATE parts the cache holds already (snapshots.ts; default true). */
+  skipUnchanged?: boolean;
 }
 
 /** What a request's commit did beyond applying it. */
@@ -196,12 +198,14 @@ export class Writer {
         pipelineRows: this.options.pipelineRows,
         chunkRows: this.options.chunkRows,
         shards: this.shards,
+        skipUnchanged: this.options.skipUnchanged,
       });
       sequences = batch.sequences;
       for (const job of jobs) {
         events += job.weight;
         changes += job.size;
         const before = batch.sequences.duplicates.length;
+        await batch.prepare(job.changes);
         for (const change of job.changes) {
           const pending = batch.apply(change);
           if (pending) await pending;

@@ -294,6 +294,21 @@ export const shardSessions = pgTable('shard_sessions', {
   events_applied: bigint('events_applied', { mode: 'number' }).notNull().default(0),
 });
 
+/**
+ * Not a cache table: per guild and GUILD_CREATE part (channels, members, …), a digest of the part last
+ * written, written in the same transaction, so an unchanged part of a later GUILD_CREATE is not written
+ * again (see `cache/snapshots.ts`). Rows go when anything else writes that part's tables for that guild.
+ */
+export const guildSnapshots = pgTable(
+  'guild_snapshots',
+  {
+    guild_id: snowflake('guild_id').notNull(),
+    part: text('part').notNull(),
+    digest: text('digest').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.guild_id, t.part] })],
+);
+
 /** Every cache table by its SQL name. */
 export const tables = {
   users,

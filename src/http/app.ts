@@ -48,6 +48,8 @@ export interface AppOptions {
   /** Writer tuning (tests): rows from which writes are pipelined, rows per statement (see cache/batch.ts). */
   pipelineRows?: number;
   chunkRows?: number;
+  /** Skip GUILD_CREATE parts the cache holds already (default true; see cache/snapshots.ts). */
+  skipUnchanged?: boolean;
 }
 
 export type { FastifyInstance };
@@ -115,6 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.maxBatchChanges !== undefined ? { maxBatchChanges: options.maxBatchChanges } : {}),
       ...(options.pipelineRows !== undefined ? { pipelineRows: options.pipelineRows } : {}),
       ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
+      ...(options.skipUnchanged !== undefined ? { skipUnchanged: options.skipUnchanged } : {}),
     },
     {
       onCommit: (info) => {

@@ -115,3 +115,109 @@ describe.each([
     expect(snap.channels!.map((c) => c.id).sort()).toEqual(['112', '113']);
   });
 });
+
+describe.each([
+  ['PostgreSQL', async () => createPostgres()],
+  ['PGlite', async () => {
+    const db = await createPglite();
+    return { db, close: () => db.close() };
+  }],
+] as const)('a reconnect storm: unchanged GUILD_CREATE parts are not written again (%s)', (_name, open) => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    ({ db, close } = await open());
+    app = await makeApp(db, { messageLimit: 0 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await close?.();
+  });
+  beforeEach(async () => truncateAll(db));
+
+  const G = guildId(7);
+  const U = ['700001', '700002'];
+  const full = () =>
+    ev('GUILD_CREATE', {
+      id: G,
+      name: 'g',
+      member_count: 2,
+      roles: [{ id: G, name: '@everyone', permissions: '0', position: 0 }],
+      channels: [{ ...channel(G, '7101'), guild_id: undefined }, { ...channel(G, '7102'), guild_id: undefined }],
+      threads: [{ id: '7201', type: 11, name: 't', parent_id: '7101' }],
+      voice_states: [voice(U[0]!, '7102')],
+      members: U.map((u) => ({ user: { id: u, username: `u${u}` }, roles: [], nick: 'n', joined_at: '2024-01-01T00:00:00Z', deaf: false, mute: false })),
+      presences: [{ user: { id: U[0] }, status: 'online', activities: [], client_status: {} }],
+    });
+  const rowsWritten = () => Number(app.cache.metrics.totals.transactions);
+
+  it('the same GUILD_CREATE again writes nothing: no transaction at all', async () => {
+    expect((await dispatch(app, full())).status).toBe(200);
+    const before = await snapshot(db);
+    const transactions = rowsWritten();
+    expect((await dispatch(app, [full(), full()])).status).toBe(200);
+    expect(rowsWritten()).toBe(transactions + 1); // the request commits, with no statement to run
+    expect(await snapshot(db)).toEqual(before);
+  });
+
+  it.each([
+    ['a channel renamed', ev('CHANNEL_UPDATE', channel(G, '7101'))],
+    ['a channel deleted', ev('CHANNEL_DELETE', { id: '7102', type: 0, guild_id: G })],
+    ['a thread deleted', ev('THREAD_DELETE', { id: '7201', guild_id: G, parent_id: '7101', type: 11 })],
+    ['a member left', ev('GUILD_MEMBER_REMOVE', { guild_id: G, user: { id: U[1] } })],
+    ['a presence changed', ev('PRESENCE_UPDATE', { guild_id: G, user: { id: U[0] }, status: 'dnd', activities: [], client_status: {} })],
+    ['a voice state left', ev('VOICE_STATE_UPDATE', { guild_id: G, ...voice(U[0]!, '7102'), channel_id: null })],
+    ['a role created', ev('GUILD_ROLE_CREATE', { guild_id: G, role: { id: '7301', name: 'r', permissions: '8', position: 1 } })],
+    ['a message posted (last_message_id)', ev('MESSAGE_CREATE', { id: '7401', channel_id: '7101', guild_id: G, content: 'x' })],
+    ['the guild deleted', ev('GUILD_DELETE', { id: G })],
+    ['the guild marked unavailable', ev('GUILD_DELETE', { id: G, unavailable: true })],
+    ['a channel PUT without its guild', { put: ['/v1/channels/7101', { name: 'renamed' }] }],
+  ])('after %s, the same GUILD_CREATE again ends as writing it in full would (one request or several)', async (_label, between) => {
+    const apply = async (target: FastifyInstance, body: unknown) => {
+      if (typeof body === 'object' && body !== null && 'put' in body) {
+        const [url, payload] = (body as { put: [string, object] }).put;
+        expect((await target.inject({ method: 'PUT', url, payload })).statusCode).toBe(200);
+      } else expect((await dispatch(target, body)).status).toBe(200);
+    };
+    const put = typeof between === 'object' && between !== null && 'put' in between;
+    const run = async (target: FastifyInstance, together: boolean) => {
+      await truncateAll(db);
+      await apply(target, full());
+      if (together && !put) await apply(target, [between, full()]);
+      else {
+        await apply(target, between);
+        await apply(target, full());
+      }
+      return snapshot(db);
+    };
+    // The oracle: the same service writing every part every time.
+    const plain = await makeApp(db, { messageLimit: 0, skipUnchanged: false });
+    try {
+      for (const together of [false, true]) expect(await run(app, together)).toEqual(await run(plain, together));
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('a cache emptied behind the service (guild_snapshots kept) is written in full', async () => {
+    await dispatch(app, full());
+    const expected = await snapshot(db);
+    await db.query(`TRUNCATE ${['guilds', 'channels', 'threads', 'members', 'presences', 'voice_states', 'users'].join(', ')}`);
+    await dispatch(app, full());
+    expect(await snapshot(db)).toEqual(expected);
+  });
+
+  it('the digests are in the database: another instance (or a restart) skips what this one wrote', async () => {
+    await dispatch(app, full());
+    const other = await makeApp(db, { messageLimit: 0 });
+    try {
+      const before = Number((await other.cache.metrics.statements.get()).values[0]?.value ?? 0);
+      expect((await dispatch(other, full())).status).toBe(200);
+      // Reading the stored digests, and nothing written.
+      expect(Number((await other.cache.metrics.statements.get()).values[0]?.value ?? 0) - before).toBeLessThanOrEqual(1);
+    } finally {
+      await other.close();
+    }
+  });
+});

@@ -68,3 +68,10 @@ export function thrown(fn: () => unknown): Error {
   }
   throw new Error('expected a throw');
 }
+
+/** The changes with GUILD_CREATE's snapshot parts (and sequenced forwards) spread out, in the order they apply. */
+export function flat(changes: Change[]): Change[] {
+  return changes.flatMap((c) =>
+    c.kind === 'snapshot' ? c.parts.flatMap((p) => flat(p.changes)) : c.kind === 'sequenced' ? flat(c.changes) : [c],
+  );
+}

@@ -1,5 +1,5 @@
 /** CHANNEL_CREATE / UPDATE / DELETE and CHANNEL_PINS_UPDATE. Threads (types 10–12) go to `threads`. */
-import { objectAt, optionalArrayAt, pickColumns, snowflakeAt } from '../../discord/columns.js';
+import { objectAt, optionalArrayAt, pickColumns, snowflakeAt, type Row } from '../../discord/columns.js';
 import { update, upsert, type Change } from '../changes.js';
 import type { EventMapper } from './context.js';
 import { threadChanges } from './threads.js';
@@ -34,12 +34,14 @@ export const CHANNEL_UPDATE = channelUpsert;
 
 export const CHANNEL_DELETE: EventMapper = (d, { path }) => {
   const id = snowflakeAt(d.id, `${path}.id`);
-  return [{ kind: 'cascade', table: isThreadType(d.type) ? 'threads' : 'channels', ids: [id] }];
+  const table = isThreadType(d.type) ? 'threads' : 'channels';
+  return [d.guild_id != null ? { kind: 'cascade', table, ids: [id], guildId: snowflakeAt(d.guild_id, `${path}.guild_id`) } : { kind: 'cascade', table, ids: [id] }];
 };
 
 /** The pinned channel may be a channel or a thread: update whichever is cached (no stub rows). */
 export const CHANNEL_PINS_UPDATE: EventMapper = (d, { path }) => {
   const id = snowflakeAt(d.channel_id, `${path}.channel_id`);
-  const row = { id, ...pickColumns('channels', { last_pin_timestamp: d.last_pin_timestamp ?? null }, path) };
-  return [update('channels', row), update('threads', row)];
+  const row: Row = { id, ...pickColumns('channels', { last_pin_timestamp: d.last_pin_timestamp ?? null }, path) };
+  const guildId = d.guild_id == null ? undefined : snowflakeAt(d.guild_id, `${path}.guild_id`);
+  return [update('channels', row, undefined, guildId), update('threads', row, undefined, guildId)];
 };

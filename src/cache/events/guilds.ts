@@ -1,6 +1,7 @@
 /** GUILD_CREATE (and Discordeno's GUILD_LOADED_DD), GUILD_UPDATE, GUILD_DELETE, GUILD_EMOJIS_UPDATE. */
+import { createHash } from 'node:crypto';
 import { arrayAt, optionalArrayAt, pickColumns, snowflakeAt } from '../../discord/columns.js';
-import { remove, update, upsert, type Change } from '../changes.js';
+import { remove, update, upsert, type Change, type SnapshotPart } from '../changes.js';
 import { channelChanges } from './channels.js';
 import type { EventMapper } from './context.js';
 import { memberWithUserChanges } from './members.js';
@@ -16,6 +17,13 @@ const idsOf = (changes: Change[], table: 'channels' | 'threads') =>
 const userIdsOf = (changes: Change[]) =>
   changes.flatMap((c) => (c.kind === 'upsert' && c.table === 'voice_states' ? [String(c.row.user_id)] : []));
 
+/** A digest of what Discord sent for one part of a guild (snapshots.ts). */
+const digest = (value: unknown) => createHash('sha1').update(JSON.stringify(value) ?? '').digest('base64');
+
+/**
+ * A guild as its parts (snapshots.ts): the guild row, channels, threads, voice states, members, presences,
+ * each with a digest of what Discord sent, so that a part the cache holds already is not written again.
+ */
 export const GUILD_CREATE: EventMapper = (d, ctx) => {
   const { path } = ctx;
   const id = snowflakeAt(d.id, `${path}.id`);
@@ -32,19 +40,27 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
   const voiceStates = (optionalArrayAt(d.voice_states, `${path}.voice_states`) ?? []).flatMap((v, i) =>
     voiceStateChanges(v, id, `${path}.voice_states[${i}]`),
   );
-  const changes: Change[] = [upsert('guilds', guild), remove('unavailable_guilds', { id })];
+  const parts: SnapshotPart[] = [{ name: 'guild', digest: digest(guild), changes: [upsert('guilds', guild), remove('unavailable_guilds', { id })] }];
   // Channels, threads and voice states are complete in GUILD_CREATE: cached ones it does not list are gone.
   // An absent or null list (read as absent by optionalArrayAt) says nothing: it must not wipe the cached ones.
-  if (d.channels != null) changes.push({ kind: 'retain', table: 'channels', guildId: id, keep: idsOf(channels, 'channels') });
-  if (d.threads != null) {
-    changes.push({ kind: 'retain', table: 'threads', guildId: id, keep: [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')] });
+  if (d.channels != null) {
+    const retain: Change = { kind: 'retain', table: 'channels', guildId: id, keep: idsOf(channels, 'channels') };
+    parts.push({ name: 'channels', digest: digest(d.channels), changes: [retain, ...channels] });
   }
-  if (d.voice_states != null) changes.push({ kind: 'retain', table: 'voice_states', guildId: id, keep: userIdsOf(voiceStates) });
-  changes.push(...channels, ...threads, ...voiceStates);
+  if (d.threads != null) {
+    const keep = [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')];
+    parts.push({ name: 'threads', digest: digest(d.threads), changes: [{ kind: 'retain', table: 'threads', guildId: id, keep }, ...threads] });
+  }
+  if (d.voice_states != null) {
+    const retain: Change = { kind: 'retain', table: 'voice_states', guildId: id, keep: userIdsOf(voiceStates) };
+    parts.push({ name: 'voice_states', digest: digest(d.voice_states), changes: [retain, ...voiceStates] });
+  }
+  const changes: Change[] = [{ kind: 'snapshot', guildId: id, parts }];
   // Members and presences are NOT complete (large guilds, intents): never delete because they are missing.
   const members = optionalArrayAt(d.members, `${path}.members`);
   if (members && members.length > EXPAND_MEMBERS) {
-    // A giant guild: its members are mapped as the writer applies them (see `expand` in changes.ts).
+    // A giant guild: its members are mapped as the writer applies them (see `expand` in changes.ts), and
+    // always written (a digest of 100,000 members would cost more than it saves).
     changes.push({
       kind: 'expand',
       size: members.length * 2,
@@ -52,12 +68,16 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
         for (let i = 0; i < members.length; i++) yield* memberWithUserChanges(members[i], id, `${path}.members[${i}]`);
       },
     });
-  } else {
-    members?.forEach((m, i) => changes.push(...memberWithUserChanges(m, id, `${path}.members[${i}]`)));
+  } else if (members) {
+    parts.push({ name: 'members', digest: digest(members), changes: members.flatMap((m, i) => memberWithUserChanges(m, id, `${path}.members[${i}]`)) });
   }
-  optionalArrayAt(d.presences, `${path}.presences`)?.forEach((p, i) =>
-    changes.push(...presenceChanges(p, id, `${path}.presences[${i}]`, ctx.deleteOfflinePresences)),
-  );
+  const presences = optionalArrayAt(d.presences, `${path}.presences`);
+  if (presences) {
+    const mapped = presences.flatMap((p, i) => presenceChanges(p, id, `${path}.presences[${i}]`, ctx.deleteOfflinePresences));
+    // After the members, as Discord lists them (a presence's partial user merges over the member's user).
+    if (changes.length > 1) changes.push(...mapped);
+    else parts.push({ name: 'presences', digest: digest([presences, ctx.deleteOfflinePresences]), changes: mapped });
+  }
   return changes;
 };
 

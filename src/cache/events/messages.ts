@@ -41,9 +41,12 @@ function messageChanges(d: Record<string, unknown>, path: string): Change[] {
 
 export const MESSAGE_CREATE: EventMapper = (d, { path }) => {
   const changes = messageChanges(d, path);
-  const last = { id: String(d.channel_id), last_message_id: String(d.id) };
+  const last: Row = { id: String(d.channel_id), last_message_id: String(d.id) };
+  // With its guild, when it has one (a snowflake: checked with the message row above), so the writer knows
+  // which guild's channels changed (snapshots.ts); not written.
+  const guildId = d.guild_id == null ? undefined : String(d.guild_id);
   // The message's channel is a channel or a thread: whichever is cached moves on.
-  changes.push(update('channels', last), update('threads', last, { message_count: 1, total_message_sent: 1 }));
+  changes.push(update('channels', last, undefined, guildId), update('threads', last, { message_count: 1, total_message_sent: 1 }, guildId));
   return changes;
 };
 

@@ -19,9 +19,10 @@ export const THREAD_CREATE = threadUpsert;
 export const THREAD_UPDATE = threadUpsert;
 
 /** THREAD_DELETE carries only id, guild_id, parent_id and type: it is a delete, never an upsert. */
-export const THREAD_DELETE: EventMapper = (d, { path }) => [
-  { kind: 'cascade', table: 'threads', ids: [snowflakeAt(d.id, `${path}.id`)] },
-];
+export const THREAD_DELETE: EventMapper = (d, { path }) => {
+  const ids = [snowflakeAt(d.id, `${path}.id`)];
+  return [d.guild_id != null ? { kind: 'cascade', table: 'threads', ids, guildId: snowflakeAt(d.guild_id, `${path}.guild_id`) } : { kind: 'cascade', table: 'threads', ids }];
+};
 
 export const THREAD_LIST_SYNC: EventMapper = (d, { path }) => {
   const guildId = snowflakeAt(d.guild_id, `${path}.guild_id`);
@@ -39,7 +40,7 @@ export const THREAD_LIST_SYNC: EventMapper = (d, { path }) => {
   optionalArrayAt(d.members, `${path}.members`)?.forEach((m, i) => {
     const member = objectAt(m, `${path}.members[${i}]`);
     const id = snowflakeAt(member.id, `${path}.members[${i}].id`);
-    changes.push(update('threads', { id, ...pickColumns('threads', { member }, `${path}.members[${i}]`) }));
+    changes.push(update('threads', { id, ...pickColumns('threads', { member }, `${path}.members[${i}]`) }, undefined, guildId));
   });
   return changes;
 };
@@ -58,7 +59,7 @@ export const THREAD_MEMBERS_UPDATE: EventMapper = (d, ctx) => {
     }
   });
   if (d.member_count !== undefined) {
-    changes.push(update('threads', { id, ...pickColumns('threads', { member_count: d.member_count }, path) }));
+    changes.push(update('threads', { id, ...pickColumns('threads', { member_count: d.member_count }, path) }, undefined, guildId));
   }
   return changes;
 };

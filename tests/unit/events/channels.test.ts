@@ -124,13 +124,13 @@ describe('DM channels', () => {
 describe('CHANNEL_DELETE', () => {
   it('deletes a guild channel (with its threads and messages, done by the writer)', () => {
     expect(CHANNEL_DELETE({ id: '900000000000000022', type: 2, guild_id: '1' }, ctx())).toEqual([
-      { kind: 'cascade', table: 'channels', ids: ['900000000000000022'] },
+      { kind: 'cascade', table: 'channels', ids: ['900000000000000022'], guildId: '1' },
     ]);
   });
 
   it.each([10, 11, 12])('deletes threads for thread type %i', (type) => {
     expect(CHANNEL_DELETE({ id: '7', type, guild_id: '1', parent_id: '5' }, ctx())).toEqual([
-      { kind: 'cascade', table: 'threads', ids: ['7'] },
+      { kind: 'cascade', table: 'threads', ids: ['7'], guildId: '1' },
     ]);
   });
 
@@ -148,8 +148,8 @@ describe('CHANNEL_PINS_UPDATE', () => {
   it('updates (never inserts) last_pin_timestamp on the channel or the thread', () => {
     const row = { id: '5', last_pin_timestamp: '2025-12-30T21:05:57.113000+00:00' };
     expect(CHANNEL_PINS_UPDATE({ guild_id: '1', channel_id: '5', last_pin_timestamp: row.last_pin_timestamp }, ctx())).toEqual([
-      { kind: 'update', table: 'channels', row },
-      { kind: 'update', table: 'threads', row },
+      { kind: 'update', table: 'channels', row, guildId: '1' },
+      { kind: 'update', table: 'threads', row, guildId: '1' },
     ]);
   });
 

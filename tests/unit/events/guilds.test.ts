@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Change } from '../../../src/cache/changes.js';
-import { EXPAND_MEMBERS, GUILD_CREATE, GUILD_DELETE, GUILD_EMOJIS_UPDATE, GUILD_UPDATE } from '../../../src/cache/events/guilds.js';
+import { EXPAND_MEMBERS, GUILD_CREATE as GUILD_CREATE_PARTS, GUILD_DELETE, GUILD_EMOJIS_UPDATE, GUILD_UPDATE } from '../../../src/cache/events/guilds.js';
 import { mapDispatch, mappers } from '../../../src/cache/events/index.js';
 import { GUILD_ROLE_CREATE, GUILD_ROLE_DELETE, GUILD_ROLE_UPDATE } from '../../../src/cache/events/roles.js';
 import { specs } from '../../../src/discord/columns.js';
-import { captureD, changeAt, ctx, kinds, onlyUpsert, thrown, upsertRows } from '../_helpers.js';
+import { captureD, changeAt, ctx, flat, kinds, onlyUpsert, thrown, upsertRows } from '../_helpers.js';
+
+/** GUILD_CREATE's changes with its snapshot parts spread out (their order of application). */
+const GUILD_CREATE = (d: Record<string, unknown>, c: Parameters<typeof GUILD_CREATE_PARTS>[1]) => flat(GUILD_CREATE_PARTS(d, c));
 
 const GUILD_COLUMNS_IN_CAPTURE = [
   'afk_channel_id',
@@ -58,17 +61,30 @@ describe('GUILD_CREATE (recorded guild with one member, seven channels, no threa
     '900000000000000029',
   ];
 
-  it('emits guild, unavailable delete, retains, channels, then the member with its user', () => {
+  it('emits guild, unavailable delete, each list after its retain, then the member with its user', () => {
     expect(kinds(changes)).toEqual([
       'upsert:guilds',
       'delete:unavailable_guilds',
       'retain:channels',
+      ...channelIds.map(() => 'upsert:channels'),
       'retain:threads',
       'retain:voice_states',
-      ...channelIds.map(() => 'upsert:channels'),
       'upsert:users',
       'upsert:members',
     ]);
+  });
+
+  it('cuts the guild into parts with digests of what Discord sent: the same payload, the same digests', () => {
+    const [snapshot] = GUILD_CREATE_PARTS(d, ctx());
+    expect(snapshot?.kind).toBe('snapshot');
+    const parts = snapshot!.kind === 'snapshot' ? snapshot!.parts : [];
+    expect(parts.map((p) => p.name)).toEqual(['guild', 'channels', 'threads', 'voice_states', 'members', 'presences']);
+    const again = GUILD_CREATE_PARTS(captureD('guild_create', 0), ctx());
+    expect(again[0]!.kind === 'snapshot' && again[0]!.parts.map((p) => p.digest)).toEqual(parts.map((p) => p.digest));
+    const renamed = GUILD_CREATE_PARTS({ ...captureD('guild_create', 0), name: 'other' }, ctx());
+    const digests = renamed[0]!.kind === 'snapshot' ? renamed[0]!.parts.map((p) => p.digest) : [];
+    expect(digests[0]).not.toBe(parts[0]!.digest);
+    expect(digests.slice(1)).toEqual(parts.slice(1).map((p) => p.digest));
   });
 
   it('upserts the guild with exactly its cached columns', () => {
@@ -118,7 +134,7 @@ describe('GUILD_CREATE (recorded guild with one member, seven channels, no threa
 
   it('retains exactly the listed channels and (no) threads', () => {
     expect(changes[2]).toEqual({ kind: 'retain', table: 'channels', guildId: '900000000000000008', keep: channelIds });
-    expect(changes[3]).toEqual({ kind: 'retain', table: 'threads', guildId: '900000000000000008', keep: [] });
+    expect(changes[3 + channelIds.length]).toEqual({ kind: 'retain', table: 'threads', guildId: '900000000000000008', keep: [] });
   });
 
   it('injects the guild id into every channel (real payloads have none)', () => {
@@ -185,13 +201,13 @@ describe('GUILD_CREATE (recorded guild with a thread and a repeated member)', ()
   const changes = GUILD_CREATE(d, ctx());
 
   it('retains the listed thread and upserts it after the channels', () => {
-    expect(changeAt(changes, 3, 'retain')).toEqual({
+    expect(changeAt(changes, 18, 'retain')).toEqual({
       kind: 'retain', table: 'threads',
       guildId: '900000000000000034',
       keep: ['900000000000000081'],
     });
     expect(changeAt(changes, 2, 'retain').keep).toHaveLength(15);
-    expect(kinds(changes).slice(5, 21)).toEqual([...Array(15).fill('upsert:channels'), 'upsert:threads']);
+    expect(kinds(changes).slice(3, 20)).toEqual([...Array(15).fill('upsert:channels'), 'retain:threads', 'upsert:threads']);
   });
 
   it('maps the thread row, metadata as JSON', () => {
@@ -267,9 +283,9 @@ describe('GUILD_CREATE (hand-made)', () => {
       'upsert:guilds',
       'delete:unavailable_guilds',
       'retain:channels',
+      'upsert:channels',
+      'upsert:channels',
       'retain:threads',
-      'upsert:channels',
-      'upsert:channels',
       'upsert:threads',
       'upsert:users',
       'upsert:members',
@@ -300,7 +316,7 @@ describe('GUILD_CREATE (hand-made)', () => {
       ctx(),
     );
     expect(changeAt(changes, 2, 'retain').keep).toEqual(['101']);
-    expect(changeAt(changes, 3, 'retain').keep).toEqual(['104', '103']);
+    expect(changeAt(changes, 5, 'retain').keep).toEqual(['104', '103']);
     expect(upsertRows(changes, 'threads').map((t) => [t.id, t.guild_id])).toEqual([
       ['104', '100'],
       ['103', '100'],
@@ -366,12 +382,12 @@ describe('GUILD_CREATE (hand-made)', () => {
 
 describe('GUILD_LOADED_DD', () => {
   it('is mapped exactly like GUILD_CREATE', () => {
-    expect(mappers.GUILD_LOADED_DD).toBe(GUILD_CREATE);
+    expect(mappers.GUILD_LOADED_DD).toBe(GUILD_CREATE_PARTS);
     const d = captureD('guild_create', 0);
     const viaDd = mapDispatch({ op: 0, t: 'GUILD_LOADED_DD', s: 1, d }, 'body[0]', { deleteOfflinePresences: false });
     expect(viaDd.tracked).toBe(true);
     expect(viaDd.type).toBe('GUILD_LOADED_DD');
-    expect(viaDd.changes).toEqual(GUILD_CREATE(captureD('guild_create', 0), ctx()));
+    expect(viaDd.changes).toEqual(GUILD_CREATE_PARTS(captureD('guild_create', 0), ctx()));
   });
 });
 

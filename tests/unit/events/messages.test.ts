@@ -80,12 +80,13 @@ describe('MESSAGE_CREATE (recorded, guild message)', () => {
 
   it("sets the channel's last_message_id and the thread's, counting one more message in the thread", () => {
     expect(changes.slice(3)).toEqual([
-      { kind: 'update', table: 'channels', row: { id: '900000000000000009', last_message_id: '900000000000000087' } },
+      { kind: 'update', table: 'channels', row: { id: '900000000000000009', last_message_id: '900000000000000087' }, guildId: '900000000000000008' },
       {
         kind: 'update',
         table: 'threads',
         row: { id: '900000000000000009', last_message_id: '900000000000000087' },
         inc: { message_count: 1, total_message_sent: 1 },
+        guildId: '900000000000000008',
       },
     ]);
   });

@@ -61,7 +61,7 @@ describe('THREAD_CREATE (recorded)', () => {
 describe('THREAD_DELETE', () => {
   it('deletes the thread and never upserts it', () => {
     const changes = THREAD_DELETE({ id: '900000000000000088', guild_id: '1', parent_id: '4', type: 11 }, ctx());
-    expect(changes).toEqual([{ kind: 'cascade', table: 'threads', ids: ['900000000000000088'] }]);
+    expect(changes).toEqual([{ kind: 'cascade', table: 'threads', ids: ['900000000000000088'], guildId: '1' }]);
   });
 
   it('requires the id', () => {
@@ -104,6 +104,7 @@ describe('THREAD_LIST_SYNC', () => {
       kind: 'update',
       table: 'threads',
       row: { id: '700', member: JSON.stringify(members[0]) },
+      guildId: '100',
     });
   });
 
@@ -145,7 +146,7 @@ describe('THREAD_MEMBERS_UPDATE', () => {
       { kind: 'upsert', table: 'users', row: { id: '200', username: 'a' } },
       { kind: 'upsert', table: 'members', row: { guild_id: '100', user_id: '200', roles: '{}' } },
       { kind: 'upsert', table: 'presences', row: { guild_id: '100', user_id: '200', status: 'dnd', activities: '[]' } },
-      { kind: 'update', table: 'threads', row: { id: '700', member_count: 3 } },
+      { kind: 'update', table: 'threads', row: { id: '700', member_count: 3 }, guildId: '100' },
     ]);
   });
 

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { GUILD_CREATE } from '../../../src/cache/events/guilds.js';
+import { GUILD_CREATE as GUILD_CREATE_PARTS } from '../../../src/cache/events/guilds.js';
 import { mapDispatch } from '../../../src/cache/events/index.js';
 import { VOICE_STATE_UPDATE, voiceStateChanges } from '../../../src/cache/events/voice-states.js';
 import { PayloadError } from '../../../src/discord/errors.js';
-import { captureD, changeAt, ctx, kinds, loadCapture, onlyUpsert, thrown } from '../_helpers.js';
+import { captureD, changeAt, ctx, kinds, loadCapture, onlyUpsert, thrown, flat } from '../_helpers.js';
+
+/** GUILD_CREATE's changes with its snapshot parts spread out. */
+const GUILD_CREATE = (d: Record<string, unknown>, c: Parameters<typeof GUILD_CREATE_PARTS>[1]) => flat(GUILD_CREATE_PARTS(d, c));
 
 // The recorded VOICE_STATE_UPDATEs: [0] user 65 joins channel 39 of guild 34, [1] user 2 is in channel 22 of
 // guild 8, [2] user 65 again (same channel: a state change), [3] user 2 leaves (`channel_id: null`).
