@@ -41,6 +41,8 @@ export interface BatchOptions {
   chunkRows?: number | undefined;
   /** The writer's committed shard states (exactly once for forwards, see sequence.ts). */
   shards?: Map<number, ShardState> | undefined;
+  /** Other instances write other shards (leases): upsert the shared rows in key order (see plan.ts). */
+  orderShared?: boolean | undefined;
 }
 
 /** Counters of what a batch did, for metrics. */
@@ -140,7 +142,7 @@ export class Batch {
   }
 
   private drain(tables: readonly TableName[]): S.Part[][] {
-    const { phases, rows } = plan(this.buffers, tables.filter((t) => this.cached.has(t)), this.chunkRows);
+    const { phases, rows } = plan(this.buffers, tables.filter((t) => this.cached.has(t)), this.chunkRows, this.options.orderShared);
     this.stats.rows += rows;
     return phases;
   }
