@@ -65,9 +65,9 @@ describe('migrating PostgreSQL', () => {
     expect(await tablesOf(empty.url)).toEqual([]);
   });
 
-  it('npx drizzle-kit migrate creates the cache tables (and the shard ledger) and is idempotent', async () => {
+  it('npx drizzle-kit migrate creates the cache tables (and the shard ledger and writers) and is idempotent', async () => {
     drizzleKit(['migrate'], { DATABASE_URL: empty.url });
-    expect(await tablesOf(empty.url)).toEqual([...tableNames, 'shard_sessions'].sort());
+    expect(await tablesOf(empty.url)).toEqual([...tableNames, 'shard_sessions', 'shard_writers'].sort());
     drizzleKit(['migrate'], { DATABASE_URL: empty.url });
     const db = await openPostgres({ url: empty.url });
     try {
@@ -86,7 +86,7 @@ describe('migrating PostgreSQL', () => {
       ]);
       expect(await a.pendingMigrations()).toEqual([]);
       await Promise.all([a.close(), b.close()]);
-      expect(await tablesOf(other.url)).toEqual([...tableNames, 'shard_sessions'].sort());
+      expect(await tablesOf(other.url)).toEqual([...tableNames, 'shard_sessions', 'shard_writers'].sort());
     } finally {
       await other.drop();
     }
