@@ -107,7 +107,6 @@ export class Leases {
   readonly instanceId = randomUUID();
   /** Told of every lease (re)acquired: the writer forgets what it knew of those shards. */
   onAcquired: ((shards: number[]) => void) | undefined;
-  readonly counters = { acquired: 0, lost: 0, reconnects: 0 };
 
   private client: pg.Client | undefined;
   private readonly held = new Set<number>();
@@ -137,10 +136,6 @@ export class Leases {
 
   get totalShards(): number {
     return this.options.totalShards;
-  }
-
-  get advertiseUrl(): string | undefined {
-    return this.options.advertiseUrl;
   }
 
   holds(shard: number): boolean {
@@ -235,7 +230,6 @@ export class Leases {
     });
     if (got.length === 0) return;
     for (const s of got) this.held.add(s);
-    this.counters.acquired += got.length;
     this.options.log.info({ shards: got, instance: this.instanceId }, 'shard leases acquired: writing these shards');
     this.onAcquired?.(got);
   }
@@ -246,7 +240,6 @@ export class Leases {
     this.client = undefined;
     const gone = [...this.held].sort((a, b) => a - b);
     this.held.clear();
-    this.counters.lost += gone.length;
     if (!this.closed) {
       this.options.log.warn(
         { shards: gone, err: err?.message },
@@ -264,10 +257,7 @@ export class Leases {
 
   private async tick(): Promise<void> {
     try {
-      if (!this.client) {
-        await this.connect();
-        this.counters.reconnects++;
-      }
+      if (!this.client) await this.connect();
       await this.acquire();
       if (this.lastProblem) this.options.log.info({}, 'shard leases: the database answers again');
       this.lastProblem = undefined;
