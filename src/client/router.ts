@@ -5,15 +5,15 @@
  * - `ShardMap` learns who holds what from `GET /v1/shards` of every instance (each answers for itself:
  *   `here: "held"`), and the shard count for bare payloads. An instance without leases is a catch-all: it
  *   writes every shard (one instance, or several URLs of which one writes).
- * - `RoutedDispatcher` sends each event to the holder of its shard: the forward's `shardId`, else
- *   `(guild_id >> 22) % total_shards`, READY's `d.shard`, or shard 0. Events wait in one queue in call order;
- *   each instance has one request in flight at most, taking the oldest events of the shards it holds. A shard is
- *   skipped while any event of it is in flight elsewhere or an older event of it waits, so every shard's events
- *   are applied in call order, whatever moves between instances. A 421, a 503 (or another retryable answer) or
- *   no answer puts the batch back in its place in the queue, parks its shards and learns the map again (backoff
- *   with jitter while some shard has no holder); a holder's standby takes over within about 5 s, and the
- *   events go there. Nothing is dropped; 400 and 413 are handled like the single-instance dispatcher does
- *   (the refused event alone rejects).
+ * - `RoutedDispatcher` sends each event to the holder of its shard: the forward's `shardId`, else READY's
+ *   `d.shard`, else `(guild_id >> 22) % total_shards`, else shard 0. Events wait in one queue per shard, in call
+ *   order; each instance has one request in flight at most, taking the oldest runs of the shards it holds, and a
+ *   shard is skipped while a request with its events is in flight anywhere: every shard's events are applied in
+ *   call order, whatever moves between instances. A 421, a 503 (or another retryable answer) or no answer puts
+ *   the batch back at the head of its shards' queues, parks those shards and learns the map again (backoff with
+ *   jitter while some shard has no holder); a holder's standby takes over within about 5 s, and the events go
+ *   there. Nothing is dropped; 400 and 413 are handled like the single-instance dispatcher does (the refused
+ *   event alone rejects).
  * - `RoutedRequests`: resource calls go to the instances in turn (reads are served by any), the next one after
  *   no answer or a retryable status; a PUT or DELETE answered 421 goes to the holder of its shard.
  *
@@ -47,6 +47,11 @@ export class ShardMap {
   learned = 0;
 
   constructor(private readonly transports: readonly Transport[]) {}
+
+  /** Whether the shard of a bare guild payload can be told: the shard count is known (or one instance writes all). */
+  get assigns(): boolean {
+    return this.total !== undefined || this.catchAll !== undefined;
+  }
 
   /** The instance holding `shard`, or undefined when none is known to. */
   destination(shard: number): number | undefined {
@@ -254,7 +259,12 @@ export class RoutedDispatcher {
 
   /** Whether an event's shard can be told now (a bare guild payload needs the shard count). */
   private assignable(key: Key): boolean {
-    return key.shardId !== undefined || key.readyShard !== undefined || key.guildId === undefined || this.map.known;
+    return key.shardId !== undefined || key.readyShard !== undefined || key.guildId === undefined || this.map.assigns;
+  }
+
+  /** Events no instance is known to hold now (a dead holder's before its standby took over; nobody answered). */
+  private get stranded(): boolean {
+    return this.unassigned.length > 0 || [...this.queues.keys()].some((s) => this.dest(s) === undefined && !this.parked.has(s));
   }
 
   private enqueue(e: Entry) {
@@ -315,7 +325,7 @@ export class RoutedDispatcher {
       clearTimeout(this.timer);
       this.timer = undefined;
       for (let d = 0; d < this.transports.length; d++) this.pump(d);
-      if ([...this.queues.keys()].some((s) => this.dest(s) === undefined && !this.parked.has(s))) this.scheduleLearn();
+      if (this.stranded) this.scheduleLearn();
       return;
     }
     const d = entry && this.dest(entry.shard);
@@ -447,15 +457,13 @@ export class RoutedDispatcher {
     this.recount();
   }
 
-  /** After the first look-up: the bare payloads that waited for the shard count join their shards' queues in call order. */
+  /** Once the shard count is known: the bare payloads that waited for it join their shards' queues in call order. */
   private assign() {
-    if (this.unassigned.length === 0) return;
+    if (this.unassigned.length === 0 || !this.map.assigns) return;
     const waiting = this.unassigned;
     this.unassigned = [];
-    this.queued -= waiting.length;
     for (const e of waiting) {
       e.shard = shardOf(e.key, this.map.total);
-      this.queued++;
       const q = this.queues.get(e.shard) ?? [];
       let i = q.length;
       while (i > 0 && q[i - 1]!.seq > e.seq) i--;
@@ -490,7 +498,7 @@ export class RoutedDispatcher {
       this.parked.clear();
       this.assign();
       this.recount();
-      if ([...this.queues.keys()].some((s) => this.dest(s) === undefined)) {
+      if (this.stranded) {
         this.learnFailures++;
         this.lastError = new CacheError('no instance holds the shard of some events now (a standby takes it over): looking again', 421, 'POST', DISPATCH_PATH);
       } else {

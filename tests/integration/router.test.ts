@@ -10,6 +10,7 @@ import { CacheClient, type DispatchPacket } from '../../src/client/index.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { makeApp } from '../helpers/app.js';
 import { createPostgres } from '../helpers/db.js';
+import { freePort } from '../helpers/process.js';
 import { guildOn, user } from '../helpers/shard-traffic.js';
 
 const TOTAL = 4;
@@ -206,6 +207,32 @@ describe('routing over several instances', () => {
     ]);
     expect(await k.name(g)).toBe('second');
     await client.close();
+  });
+
+  it('bare payloads dispatched while no instance answers wait for the shard count, then go to their holder', async () => {
+    const pg = await createPostgres();
+    const ports = [await freePort(), await freePort()];
+    const client = new CacheClient({ url: ports.map((p) => `http://127.0.0.1:${p}`), retryDelayMs: 20, maxRetryDelayMs: 200 });
+    const g = guildOn(3, TOTAL, 8);
+    const sent = Promise.all([
+      client.dispatch({ op: 0, t: 'GUILD_CREATE', s: null, d: { id: g, name: 'first', roles: [], channels: [], threads: [], members: [] } } as DispatchPacket),
+      client.dispatch({ op: 0, t: 'GUILD_UPDATE', s: null, d: { id: g, name: 'second' } } as DispatchPacket),
+    ]);
+    await new Promise((r) => setTimeout(r, 300)); // looked up, nobody answered: the shard count is unknown
+    const apps: FastifyInstance[] = [];
+    try {
+      for (const [i, shards] of [[0, 1], [2, 3]].entries()) {
+        const app = await makeApp(pg.db, { shardLeases: { url: pg.test.url, totalShards: TOTAL, shards, pollMs: 50 } });
+        apps.push(app);
+        await app.listen({ host: '127.0.0.1', port: ports[i]! });
+      }
+      await sent;
+      expect((await pg.db.query<{ name: string }>('SELECT name FROM guilds WHERE id = $1', [g]))[0]?.name).toBe('second');
+      await client.close();
+    } finally {
+      for (const app of apps) await app.close();
+      await pg.close();
+    }
   });
 
   it('one URL: the same client as ever (no routing); a 421 is an error to see', async () => {
