@@ -11,6 +11,7 @@
  * and flushes, default 9). Diagnostics: BENCH_CPU_PROF=1 (profile the service with --cpu-prof and print a
  * summary; BENCH_KEEP_PROFILE=1 keeps the files), BENCH_CHILD_TRACE=1 (the child reports the signals it receives
  * and where it exits: see child-trace.ts).
+ * (6) shards: BENCH_SHARD_EVENTS (timed events per run, default 100,000), BENCH_FAILOVER_ROUNDS (default 5).
  * Selection: BENCH_ONLY=storm,single (comma-separated names of WORKLOADS; default all).
  */
 
@@ -21,7 +22,7 @@ function num(name: string, fallback: number): number {
 }
 
 /** The workloads in the order they run. */
-export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm'] as const;
+export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm', 'shards'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** `BENCH_ONLY`, checked: an unknown name is an error, not a silent empty run. */
@@ -67,6 +68,9 @@ export const CFG = {
   stormInFlight: 4,
   /** (5): untimed warm-up guilds (other ids), so the timed passes do not pay for the JIT. */
   stormWarmupGuilds: 200,
+  /** (6) shards: timed events per run (one instance, two instances), and failover rounds. */
+  shardEvents: num('BENCH_SHARD_EVENTS', 100_000),
+  failoverRounds: num('BENCH_FAILOVER_ROUNDS', 5),
   /** Per service workload (and per storm pass). */
   serviceBudgetMs: 60_000,
   /** Per naive workload. */

@@ -30,7 +30,9 @@ const resources: {
   naive?: NaiveCache;
   redis?: RedisCache;
   profDir?: string;
-} = { dbs: [], children: [], clients: [] };
+  /** Other things a workload opened (a replica pair): released after the children are stopped. */
+  extra: (() => Promise<void>)[];
+} = { dbs: [], children: [], clients: [], extra: [] };
 
 let cleaning: Promise<void> | undefined;
 export function cleanup(): Promise<void> {
@@ -40,6 +42,7 @@ export function cleanup(): Promise<void> {
       log(`stopping pid ${String(child.pid)} (${child.options.script ?? 'the service'})`);
       await child.stop().catch((e: unknown) => log(`stopping pid ${String(child.pid)}: ${errMsg(e)}`));
     }
+    for (const release of resources.extra) await release().catch((e: unknown) => log(`cleanup: ${errMsg(e)}`));
     if (resources.naive) await resources.naive.close().catch(() => {});
     if (resources.redis) await resources.redis.close().catch((e: unknown) => log(`closing Redis: ${errMsg(e)}`));
     for (const db of resources.dbs) {
@@ -134,9 +137,17 @@ export interface Harness {
   assertAlive(): void;
   /** Another keep-alive client of the service (closed by cleanup). */
   httpClient(port: number, maxSockets: number): HttpClient;
-  /** A child program like the service (bench/noop-server.ts), ready; stopped by cleanup or `stopChild`. */
-  startChild(script: string): Promise<{ child: ServiceProcess; client: HttpClient }>;
-  stopChild(child: ServiceProcess): Promise<void>;
+  /**
+   * A child program like the service (bench/noop-server.ts; the service itself when `script` is undefined),
+   * ready; on the service's database unless `databaseUrl`; stopped by cleanup or `stopChild`.
+   */
+  startChild(script: string | undefined, options?: { databaseUrl?: string; env?: Record<string, string> }): Promise<{ child: ServiceProcess; client: HttpClient }>;
+  /** Stops a child: SIGTERM (it drains), or SIGKILL. */
+  stopChild(child: ServiceProcess, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** A scratch database of a workload's own (migrated by the service that opens it; dropped by cleanup). */
+  scratchDatabase(label: string): Promise<{ name: string; url: string }>;
+  /** Something to release at cleanup, after the children are stopped. */
+  onCleanup(release: () => Promise<void>): void;
   /** CPU (the process `pid` counted as the service) around `run`; a throw is recorded as the failure. */
   measure<T>(pid: number | undefined, run: () => Promise<T>): Promise<Timed<T>>;
   /** `measure` of the service, with its writer counters; checks it is alive before and after. */
@@ -231,18 +242,33 @@ export async function setUp(options: { naive: boolean; redis: boolean }): Promis
       resources.clients.push(c);
       return c;
     },
-    async startChild(script) {
+    async startChild(script, options = {}) {
       const childPort = await freePort();
-      const child = new ServiceProcess({ root: ROOT, databaseUrl: svcUrl, port: childPort, script });
+      const child = new ServiceProcess({
+        root: ROOT,
+        databaseUrl: options.databaseUrl ?? svcUrl,
+        port: childPort,
+        ...(script === undefined ? {} : { script }),
+        env: { MESSAGE_LIMIT: String(CFG.messageLimit), LOG_LEVEL: CFG.serviceLogLevel, ...options.env },
+      });
       resources.children.push(child);
       const c = new HttpClient(childPort, 64);
       resources.clients.push(c);
       await child.waitReady(c, 60_000);
       return { child, client: c };
     },
-    async stopChild(child) {
-      await child.stop();
+    async stopChild(child, signal = 'SIGTERM') {
+      await (signal === 'SIGKILL' ? child.kill() : child.stop());
       resources.children.splice(resources.children.indexOf(child), 1);
+    },
+    async scratchDatabase(label) {
+      const name = `bench_${label}_${tag}`;
+      await createDatabase(name);
+      resources.dbs.push(name);
+      return { name, url: databaseUrl(name) };
+    },
+    onCleanup(release) {
+      resources.extra.push(release);
     },
     measure,
     async measureService(run) {

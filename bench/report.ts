@@ -11,6 +11,7 @@ import { STORM_SHAPE } from './storm-payloads.js';
 import type { ArraysResult } from './workloads/arrays.js';
 import type { BigGuildResult } from './workloads/big-guild.js';
 import type { ReadMeasured, ReadsResult } from './workloads/reads.js';
+import { reportShards, type ShardsResult } from './workloads/shards.js';
 import type { SingleResult } from './workloads/single.js';
 import type { StormResult } from './workloads/storm.js';
 
@@ -20,6 +21,7 @@ export interface Results {
   big?: BigGuildResult;
   reads?: ReadsResult;
   storm?: StormResult;
+  shards?: ShardsResult;
 }
 
 export interface RunInfo {
@@ -245,6 +247,7 @@ export function renderReport(r: Results, info: RunInfo): string {
   }
   if (r.reads) reportReads(r.reads, row, targets, details, cores);
   if (r.storm) reportStorm(r.storm, row, targets, details, cores);
+  if (r.shards) out.push(...reportShards(r.shards, cores));
 
   out.push('');
   out.push('Targets:');
@@ -363,6 +366,8 @@ export function serviceFailures(r: Results): string[] {
     r.reads?.svcHalf?.failure,
     r.storm?.svc1.failure,
     r.storm?.svc2.failure,
+    ...(r.shards?.runs.map((x) => x.failure && `(6) ${x.label}: ${x.failure}`) ?? []),
+    r.shards?.failover.failure && `(6) failover: ${r.shards.failover.failure}`,
     ...(r.storm && r.storm.svcCheck1.length > 0 ? [`(5) rows after the first pass: ${r.storm.svcCheck1.join('; ')}`] : []),
     ...(r.storm && r.storm.svcCheck2.length > 0 ? [`(5) rows after the second pass: ${r.storm.svcCheck2.join('; ')}`] : []),
   ];

@@ -6,7 +6,8 @@
  *   (2) arrays.ts: arrays of 500 dispatches of the same mix, 4 clients;
  *   (3) big-guild.ts: one GUILD_CREATE with 100,000 members (with users), channels and roles;
  *   (4) reads.ts: GET a member / a channel over ids that exist, closed loop, then paced;
- *   (5) storm.ts: the startup storm, 5,000 GUILD_CREATEs forwarded in arrays of 50, twice, beside a do-nothing route.
+ *   (5) storm.ts: the startup storm, 5,000 GUILD_CREATEs forwarded in arrays of 50, twice, beside a do-nothing route;
+ *   (6) shards.ts: one instance against two on disjoint shards (same load), replica lag under it, lease failover time.
  * Knobs, and BENCH_ONLY to run a subset (e.g. BENCH_ONLY=storm), are in config.ts. Prints a markdown table, the
  * targets, per-workload details and the machine (report.ts). Every loop is bounded in count and time; the
  * children are stopped, the databases dropped and the Redis database flushed at the end, also on error or Ctrl-C.
@@ -20,6 +21,7 @@ import { arrays } from './workloads/arrays.js';
 import { bigGuild } from './workloads/big-guild.js';
 import { reads } from './workloads/reads.js';
 import { seedAndWarm } from './workloads/seed.js';
+import { shards } from './workloads/shards.js';
 import { single } from './workloads/single.js';
 import { storm } from './workloads/storm.js';
 
@@ -47,6 +49,7 @@ async function main(): Promise<boolean> {
   if (runs('big-guild')) results.big = await bigGuild(h);
   if (runs('reads')) results.reads = await reads(h);
   if (runs('storm')) results.storm = await storm(h);
+  if (runs('shards')) results.shards = await shards(h);
 
   const info = {
     machine: h.machine,

@@ -211,6 +211,13 @@ export class ServiceProcess {
     }
   }
 
+  /** SIGKILL, and resolves once it has exited (failover measurements). */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** Synchronous last resort (process exit handlers). */
   killNow() {
     if (this.running) this.child.kill('SIGKILL');

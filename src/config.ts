@@ -2,6 +2,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { parseShardList } from './cache/shards.js';
+import { MAX_SHARDS } from './cache/events/ready.js';
 import { TABLE_NAMES, type TableName } from './db/tables.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -29,6 +31,14 @@ export interface Config {
   vacuumInterval: number;
   /** The tables the cache writes and serves (CACHE_TABLES); the others are never written. */
   cacheTables: TableName[];
+  /**
+   * Shard leases (db/leases.ts): TOTAL_SHARDS, and the shards this instance writes when it holds their lease
+   * (SHARDS; every shard when unset). Both undefined without TOTAL_SHARDS: one instance writes everything.
+   */
+  totalShards: number | undefined;
+  shards: number[] | undefined;
+  /** Where this instance answers, for other instances' 421 answers and GET /v1/shards (ADVERTISE_URL). */
+  advertiseUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -191,6 +201,41 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  let totalShards: number | undefined;
+  let shards: number[] | undefined;
+  const rawTotal = get('TOTAL_SHARDS');
+  const rawShards = get('SHARDS');
+  if (rawTotal !== undefined) {
+    const n = parseInteger(rawTotal, 1, MAX_SHARDS);
+    if (n === undefined) problems.push(`TOTAL_SHARDS must be an integer from 1 to ${MAX_SHARDS} (the bot's shard count), got "${rawTotal}"`);
+    else totalShards = n;
+  }
+  if (rawShards !== undefined && rawTotal === undefined) {
+    problems.push('SHARDS needs TOTAL_SHARDS: the shard of a guild is (guild_id >> 22) % TOTAL_SHARDS');
+  }
+  if (totalShards !== undefined) {
+    if (rawShards === undefined) {
+      shards = Array.from({ length: totalShards }, (_, i) => i);
+    } else {
+      const parsed = parseShardList(rawShards, totalShards);
+      if (typeof parsed === 'string') problems.push(`SHARDS must list shards and ranges such as 0-7,12: ${parsed}`);
+      else shards = parsed;
+    }
+  }
+  if ((rawTotal !== undefined || rawShards !== undefined) && databaseUrl === undefined) {
+    problems.push('TOTAL_SHARDS and SHARDS need DATABASE_URL: the embedded PGlite database belongs to one process, which writes every shard');
+  }
+
+  let advertiseUrl = get('ADVERTISE_URL');
+  if (advertiseUrl !== undefined && !/^https?:\/\/[^/]/.test(advertiseUrl)) {
+    problems.push(`ADVERTISE_URL must be an http:// or https:// URL (where clients reach this instance), got "${advertiseUrl}"`);
+  }
+  // By default, where it listens, when that is an address others can use.
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (advertiseUrl === undefined && totalShards !== undefined && port !== 0 && !['0.0.0.0', '::', ''].includes(bare)) {
+    advertiseUrl = `http://${isIP(bare) === 6 ? `[${bare}]` : bare}:${port}`;
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host,
@@ -207,5 +252,8 @@ export function loadConfig(env: Env = process.env): Config {
     deleteOfflinePresences,
     vacuumInterval,
     cacheTables,
+    totalShards,
+    shards,
+    advertiseUrl,
   };
 }

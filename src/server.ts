@@ -29,12 +29,16 @@ export async function serve(config: Config): Promise<void> {
     deleteOfflinePresences: config.deleteOfflinePresences,
     vacuumIntervalMs: config.vacuumInterval * 1000,
     cachedTables: config.cacheTables,
+    ...(config.totalShards !== undefined && config.shards && config.databaseUrl
+      ? { shardLeases: { url: config.databaseUrl, totalShards: config.totalShards, shards: config.shards, advertiseUrl: config.advertiseUrl } }
+      : {}),
   });
   app.log.info(
     {
       database: db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL',
       readReplica: Boolean(config.readDatabaseUrl),
       auth: Boolean(config.cacheToken),
+      ...(app.cache.leases ? { totalShards: config.totalShards, shards: app.cache.leases.state(), advertiseUrl: config.advertiseUrl ?? null } : {}),
     },
     'discord-state-cache starting',
   );

@@ -45,6 +45,8 @@ export interface BatchOptions {
   shards?: Map<number, ShardState> | undefined;
   /** Skip GUILD_CREATE parts the cache holds already (snapshots.ts; default true). */
   skipUnchanged?: boolean | undefined;
+  /** Other instances write other shards (leases): upsert the shared rows in key order (see plan.ts). */
+  orderShared?: boolean | undefined;
 }
 
 /** Counters of what a batch did, for metrics. */
@@ -165,7 +167,7 @@ export class Batch {
   }
 
   private drain(tables: readonly TableName[]): S.Part[][] {
-    const { phases, rows } = plan(this.buffers, tables.filter((t) => this.cached.has(t)), this.chunkRows);
+    const { phases, rows } = plan(this.buffers, tables.filter((t) => this.cached.has(t)), this.chunkRows, this.options.orderShared);
     this.stats.rows += rows;
     return phases;
   }

@@ -12,6 +12,30 @@ export class UnavailableError extends Error {
   }
 }
 
+/**
+ * The request writes shards this instance holds no lease on (421, see db/leases.ts): nothing of it was
+ * applied. `holders` names who holds each one, when the route looked it up.
+ */
+export class ShardNotHeldError extends Error {
+  override name = 'ShardNotHeldError';
+  constructor(
+    readonly shards: readonly number[],
+    readonly holders: readonly { shard: number; instance_id: string | null; url: string | null }[] = [],
+  ) {
+    super(describeNotHeld(shards, holders));
+  }
+}
+
+function describeNotHeld(shards: readonly number[], holders: readonly { shard: number; instance_id: string | null; url: string | null }[]): string {
+  const whose = (shard: number) => {
+    const h = holders.find((x) => x.shard === shard);
+    if (!h) return `shard ${shard}`;
+    if (!h.instance_id) return `shard ${shard} (held by no instance now: a standby takes it over)`;
+    return `shard ${shard} (held by ${h.url ?? `instance ${h.instance_id}, which advertises no URL`})`;
+  };
+  return `this instance holds no lease on ${shards.map(whose).join(', ')}: send its events to the instance holding it (GET /v1/shards)`;
+}
+
 /** The database refused the data of one request (400): nothing of that request was applied. */
 export class RejectedDataError extends Error {
   override name = 'RejectedDataError';
@@ -49,6 +73,15 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|database closed|PGlite is closed/i.test(
     err.message,
   );
+}
+
+/**
+ * A deadlock or a serialization failure: another transaction (another instance writing the shared `users`
+ * rows) got in the way. Nothing was applied; running the transaction again is the cure.
+ */
+export function isConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint): the request's data is at fault. */

@@ -6,6 +6,12 @@
  * If a combined transaction fails, it is split and retried (see `settle`), so a request the database refuses
  * fails alone and nothing of it is applied. A full queue or an unreachable database answers
  * `UnavailableError` (503): nothing accepted is ever dropped silently.
+ *
+ * With shard leases (TOTAL_SHARDS, db/leases.ts) the writer writes through the lease session, and a request
+ * for a shard whose lease is not held when its transaction starts is refused (`ShardNotHeldError`, 421): the
+ * route checked when it arrived, but the session (and every lease with it) may have been lost since. A
+ * transaction that meets another instance's (a deadlock or serialization failure on the shared `users` rows)
+ * is run again, a few times, before the requests get a 503.
  */
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
@@ -14,7 +20,13 @@ import { PRUNE_MAX_PER_CHANNEL, Retention } from './retention.js';
 import type { Sequences, ShardState } from './sequence.js';
 import type { TableName } from '../db/tables.js';
 import { changeCount, type Change } from './changes.js';
-import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
+import { RejectedDataError, ShardNotHeldError, UnavailableError, isConflict, isDataError, isUnavailable } from './errors.js';
+
+/**
+ * Runs of a transaction that met a deadlock or serialization failure, in all, before its requests get a 503.
+ * Each waits a few jittered milliseconds more than the last, so the two transactions do not meet again.
+ */
+const CONFLICT_ATTEMPTS = 5;
 
 export interface WriterOptions {
   /** Events (or resource writes) that may wait before new requests get 503. */
@@ -30,6 +42,8 @@ export interface WriterOptions {
   chunkRows?: number;
   /** Skip GUILD_CREATE parts the cache holds already (snapshots.ts; default true). */
   skipUnchanged?: boolean;
+  /** Shard leases: whether this instance holds the lease on a shard now (unset: it writes every shard). */
+  holds?: (shard: number) => boolean;
 }
 
 /** What a request's commit did beyond applying it. */
@@ -49,6 +63,8 @@ export interface CommitInfo {
 
 export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
+  /** A transaction is run again after a deadlock or serialization failure. */
+  onConflict?(): void;
 }
 
 
@@ -57,6 +73,8 @@ interface Job {
   /** Changes it stands for (see `changeCount`). */
   size: number;
   weight: number;
+  /** The shards it writes (leases: all must be held when its transaction starts). */
+  shards: readonly number[];
   resolve: (result: SubmitResult) => void;
   /** Duplicates skipped in the attempt that committed, as `shardId:seq` (see sequence.ts). */
   duplicates: string[];
@@ -74,7 +92,7 @@ export class Writer {
   private readonly shards = new Map<number, ShardState>();
 
   constructor(
-    private readonly db: Database,
+    private readonly db: Pick<Database, 'work' | 'query'>,
     private readonly options: WriterOptions,
     private readonly hooks: WriterHooks = {},
   ) {
@@ -88,16 +106,17 @@ export class Writer {
 
   /**
    * Queues the changes of one request (`weight` = its number of events) and resolves once they are
-   * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, and with
-   * `RejectedDataError` when the database refuses this request's data.
+   * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, with
+   * `RejectedDataError` when the database refuses this request's data, and with `ShardNotHeldError` when
+   * the lease of one of `shards` (those it writes) is not held when its transaction starts.
    */
-  submit(changes: Change[], weight = 1): Promise<SubmitResult> {
+  submit(changes: Change[], weight = 1, shards: readonly number[] = []): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new UnavailableError('the cache is shutting down', 5));
     if (this.queue.length > 0 && this.queuedWeight + weight > this.options.queueLimit) {
       return Promise.reject(new UnavailableError(`write queue full (${this.queuedWeight} events waiting)`, 1));
     }
     return new Promise<SubmitResult>((resolve, reject) => {
-      this.queue.push({ changes, size: changeCount(changes), weight, resolve, reject, duplicates: [] });
+      this.queue.push({ changes, size: changeCount(changes), weight, shards, resolve, reject, duplicates: [] });
       this.queuedWeight += weight;
       this.kick();
     });
@@ -114,6 +133,14 @@ export class Writer {
         if (this.queue.length > 0) this.kick();
       }
     })();
+  }
+
+  /**
+   * A lease was (re)acquired: what the writer remembers of those shards (their sequence states) may be stale,
+   * as another instance may have written them meanwhile. They are read again from the database.
+   */
+  forgetShards(shards: Iterable<number>) {
+    for (const s of shards) this.shards.delete(s);
   }
 
   /** Stops accepting and resolves when everything accepted is committed (or failed). */
@@ -163,11 +190,18 @@ export class Writer {
    * data) is split in halves, each retried as a group: the requests beside a bad one still commit together,
    * k bad requests among n cost about 2k·log2(n) transactions instead of n, and the order is kept.
    */
-  private async settle(jobs: Job[]): Promise<void> {
+  private async settle(jobs: Job[], attempt = 1): Promise<void> {
+    jobs = this.admit(jobs);
+    if (jobs.length === 0) return;
     try {
       await this.commit(jobs);
       for (const j of jobs) j.resolve({ duplicates: j.duplicates });
     } catch (err) {
+      if (isConflict(err) && attempt < CONFLICT_ATTEMPTS) {
+        this.hooks.onConflict?.();
+        await new Promise((r) => setTimeout(r, attempt * (5 + Math.random() * 20)));
+        return this.settle(jobs, attempt + 1);
+      }
       if (jobs.length === 1 || isUnavailable(err)) {
         for (const j of jobs) j.reject(this.classify(err));
         return;
@@ -176,6 +210,18 @@ export class Writer {
       await this.settle(jobs.slice(0, half));
       await this.settle(jobs.slice(half));
     }
+  }
+
+  /** The jobs whose shards are all held now; the others are refused (421). */
+  private admit(jobs: Job[]): Job[] {
+    const holds = this.options.holds;
+    if (!holds) return jobs;
+    return jobs.filter((j) => {
+      const missing = j.shards.filter((s) => !holds(s));
+      if (missing.length === 0) return true;
+      j.reject(new ShardNotHeldError(missing));
+      return false;
+    });
   }
 
   private classify(err: unknown): unknown {
@@ -199,6 +245,7 @@ export class Writer {
         chunkRows: this.options.chunkRows,
         shards: this.shards,
         skipUnchanged: this.options.skipUnchanged,
+        orderShared: this.options.holds !== undefined,
       });
       sequences = batch.sequences;
       for (const job of jobs) {

@@ -106,12 +106,14 @@ export function answerError(answer: Answer, method: string, path: string): Cache
 }
 
 export class Transport {
-  /** Aborted by `destroy()`: stops requests in flight and retry waits. */
-  readonly lifetime = new AbortController();
   private readonly base: string;
   private readonly headers: Record<string, string>;
 
-  constructor(readonly options: TransportOptions) {
+  constructor(
+    readonly options: TransportOptions,
+    /** Aborted by `destroy()`: stops requests in flight and retry waits (shared by the transports of one client). */
+    readonly lifetime = new AbortController(),
+  ) {
     this.base = options.url.replace(/\/+$/, '');
     this.headers = { accept: 'application/json', ...options.headers };
     if (options.token) this.headers.authorization = `Bearer ${options.token}`;

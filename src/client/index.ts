@@ -21,9 +21,10 @@ import type { BigString, DiscordGatewayPayload } from '@discordeno/types';
 import type { TableName } from '../db/tables.js';
 import { Dispatcher, type DispatchStats } from './dispatcher.js';
 import { CacheError } from './errors.js';
-import { Transport, answerError, toJson, type Query, type RetryInfo } from './http.js';
+import { Transport, answerError, toJson, type Answer, type Query, type RetryInfo } from './http.js';
 import { Recorder } from './recorder.js';
 import { resources, type Resources } from './resources.js';
+import { RoutedDispatcher, RoutedRequests, ShardMap } from './router.js';
 import { TrackedEvents } from './tracked.js';
 
 export { CacheError } from './errors.js';
@@ -73,8 +74,13 @@ export interface CacheStats {
 }
 
 export interface CacheClientOptions {
-  /** Base URL of the service, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
-  url: string;
+  /**
+   * Base URL of the service, e.g. `http://127.0.0.1:8080` (a path prefix is kept). Several instances writing
+   * different shards (TOTAL_SHARDS, SHARDS): every one's URL, `[a, b, c]`. Each event then goes to the instance
+   * holding its shard (learned from their `GET /v1/shards`, learned again when an instance answers 421, 503 or
+   * not at all), each shard's events in call order; resource calls go to any instance (see router.ts).
+   */
+  url: string | readonly string[];
   /** The service's `CACHE_TOKEN`, sent as `Authorization: Bearer <token>`. */
   token?: string | undefined;
   /** Extra headers on every request. */
@@ -133,9 +139,16 @@ const enc = (id: BigString) => encodeURIComponent(String(id));
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface CacheClient extends Resources {}
 
+/** Where resource calls go: the one instance, or any of several (router.ts). */
+interface Requests {
+  request(method: string, path: string, attempts: number, body?: string, query?: Query): Promise<Answer>;
+  send(method: string, path: string): Promise<Answer>;
+}
+
 export class CacheClient {
-  private readonly transport: Transport;
-  private readonly dispatcher: Dispatcher;
+  private readonly transports: Transport[];
+  private readonly http: Requests;
+  private readonly dispatcher: Dispatcher | RoutedDispatcher;
   private readonly attempts: number;
   private readonly recorder: Recorder | undefined;
   private readonly tracked: TrackedEvents;
@@ -143,30 +156,46 @@ export class CacheClient {
   private closing: Promise<void> | undefined;
 
   constructor(options: CacheClientOptions) {
-    if (!options?.url) throw new TypeError('CacheClient needs { url }');
+    const urls = typeof options?.url === 'string' ? [options.url] : [...(options?.url ?? [])];
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) throw new TypeError('CacheClient needs { url } (one URL, or a non-empty array of them)');
     this.attempts = Math.max(1, options.requestAttempts ?? 4);
-    this.transport = new Transport({
-      url: options.url,
-      token: options.token,
-      headers: options.headers,
-      fetch: options.fetch ?? globalThis.fetch,
-      timeoutMs: options.timeoutMs ?? 30_000,
-      retry: {
-        baseDelayMs: options.retryDelayMs ?? 100,
-        maxDelayMs: options.maxRetryDelayMs ?? 5_000,
-        maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
-      },
-      onRetry: options.onRetry,
-    });
+    // One lifetime for every transport: destroy() aborts them all.
+    const lifetime = new AbortController();
+    const transport = (url: string) =>
+      new Transport(
+        {
+          url,
+          token: options.token,
+          headers: options.headers,
+          fetch: options.fetch ?? globalThis.fetch,
+          timeoutMs: options.timeoutMs ?? 30_000,
+          retry: {
+            baseDelayMs: options.retryDelayMs ?? 100,
+            maxDelayMs: options.maxRetryDelayMs ?? 5_000,
+            maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+          },
+          onRetry: options.onRetry,
+        },
+        lifetime,
+      );
+    this.transports = urls.map(transport);
     const batchSize = options.dispatch?.batchSize ?? 500;
-    this.dispatcher = new Dispatcher(this.transport, {
+    const dispatchOptions = {
       batchSize,
       batchDelayMs: options.dispatch?.batchDelayMs ?? 5,
       maxQueued: options.dispatch?.maxQueued ?? Math.max(10_000, batchSize),
       maxBatchBytes: options.dispatch?.maxBatchBytes ?? 8 * 1024 * 1024,
-    });
+    };
+    if (this.transports.length === 1) {
+      this.http = this.transports[0]!;
+      this.dispatcher = new Dispatcher(this.transports[0]!, dispatchOptions);
+    } else {
+      const map = new ShardMap(this.transports);
+      this.http = new RoutedRequests(this.transports, map);
+      this.dispatcher = new RoutedDispatcher(this.transports, map, dispatchOptions);
+    }
     this.recorder = options.record ? new Recorder(options.record) : undefined;
-    this.tracked = new TrackedEvents(this.transport);
+    this.tracked = new TrackedEvents(this.http);
     this.sendUntracked = options.dispatch?.sendUntracked ?? false;
     Object.assign(
       this,
@@ -188,7 +217,7 @@ export class CacheClient {
   async permissions(guildId: BigString, userId: BigString, channelId?: BigString): Promise<bigint | undefined> {
     const path = `${memberPath(guildId, userId)}/permissions`;
     const query = channelId === undefined ? undefined : { channel_id: channelId };
-    const answer = await this.transport.request('GET', path, this.attempts, undefined, query);
+    const answer = await this.http.request('GET', path, this.attempts, undefined, query);
     if (isNotCached(answer.status, answer.body)) return undefined;
     const body = this.expect<{ permissions: string }>(answer, 'GET', path);
     return BigInt(body.permissions);
@@ -196,7 +225,7 @@ export class CacheClient {
 
   /** Rows per table and ingest counters. */
   async stats(): Promise<CacheStats> {
-    return this.expect<CacheStats>(await this.transport.request('GET', '/v1/stats', this.attempts), 'GET', '/v1/stats');
+    return this.expect<CacheStats>(await this.http.request('GET', '/v1/stats', this.attempts), 'GET', '/v1/stats');
   }
 
   /** `true` when `/ready` answers 200 (database up, no migration pending); `false` on 503 or no answer. Never throws. */
@@ -287,29 +316,29 @@ export class CacheClient {
   destroy() {
     void this.recorder?.end().catch(() => {}); // what was recorded stays in the file
     this.dispatcher.abandon(new CacheError('the client was destroyed before the event was committed', 0, 'POST', '/v1/dispatch'));
-    this.transport.lifetime.abort(new Error('CacheClient destroyed'));
+    this.transports[0]!.lifetime.abort(new Error('CacheClient destroyed')); // shared by every transport
   }
 
   // ---- plumbing ----
 
   private async getOne<T>(path: string): Promise<T | undefined> {
-    const answer = await this.transport.request('GET', path, this.attempts);
+    const answer = await this.http.request('GET', path, this.attempts);
     if (isNotCached(answer.status, answer.body)) return undefined;
     return this.expect<T>(answer, 'GET', path);
   }
 
   private async put<T>(path: string, body: unknown): Promise<T> {
-    const answer = await this.transport.request('PUT', path, this.attempts, body === undefined ? undefined : toJson(body));
+    const answer = await this.http.request('PUT', path, this.attempts, body === undefined ? undefined : toJson(body));
     return this.expect<T>(answer, 'PUT', path);
   }
 
   private async remove(path: string): Promise<void> {
-    const answer = await this.transport.request('DELETE', path, this.attempts);
+    const answer = await this.http.request('DELETE', path, this.attempts);
     this.expect<unknown>(answer, 'DELETE', path);
   }
 
   private async list<T>(path: string, query: Query): Promise<T[]> {
-    return this.expect<T[]>(await this.transport.request('GET', path, this.attempts, undefined, query), 'GET', path);
+    return this.expect<T[]>(await this.http.request('GET', path, this.attempts, undefined, query), 'GET', path);
   }
 
   private expect<T>(answer: { status: number; body: unknown; retryAfterMs: number | undefined }, method: string, path: string): T {
@@ -317,12 +346,18 @@ export class CacheClient {
     throw answerError(answer, method, path);
   }
 
+  /** With several instances: true when any answers 200. */
   private async probe(path: string): Promise<boolean> {
-    try {
-      return (await this.transport.send('GET', path)).status === 200;
-    } catch {
-      return false;
-    }
+    const answers = await Promise.all(
+      this.transports.map(async (t) => {
+        try {
+          return (await t.send('GET', path)).status === 200;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    return answers.some(Boolean);
   }
 }
 

@@ -14,7 +14,7 @@ export class TrackedEvents {
   private loading: Promise<void> | undefined;
   private failedAt = 0;
 
-  constructor(private readonly transport: Transport) {}
+  constructor(private readonly transport: Pick<Transport, 'send'>) {}
 
   /** Starts learning the list (once; again after a failure). */
   learn(): void {

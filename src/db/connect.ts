@@ -145,16 +145,20 @@ export interface PostgresOptions {
   poolSize?: number;
 }
 
-/** A pg Pool with the service's connection settings (the primary's, and the replica's in `db/replica.ts`). */
-export function postgresPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({
+/** The service's connection settings (the pools', and the lease session's in `db/leases.ts`). */
+export function connectionSettings(url: string, applicationName = 'discord-state-cache'): pg.ClientConfig {
+  return {
     connectionString: url,
-    max,
     connectionTimeoutMillis: 5_000,
-    application_name: 'discord-state-cache',
+    application_name: applicationName,
     // Timestamps leave as ISO-8601 in UTC, whatever the server's default.
     options: '-c TimeZone=UTC',
-  });
+  };
+}
+
+/** A pg Pool with the service's connection settings (the primary's, and the replica's in `db/replica.ts`). */
+export function postgresPool(url: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ ...connectionSettings(url), max });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
   return pool;
@@ -165,6 +169,64 @@ export const runOn =
   (on: pg.Pool | pg.PoolClient) =>
   async <R extends Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<R[]> =>
     (await on.query<R>(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+
+/**
+ * Runs `fn` as one unit of work (see `Work`) on `client`: commits when it resolves, rolls back when it throws.
+ * `broken` is called when the connection cannot be trusted afterwards (the ROLLBACK failed). The pool's
+ * units of work and the lease session's (`db/leases.ts`) both run here.
+ */
+export async function unitOfWork<T>(client: pg.ClientBase, fn: (work: Work) => Promise<T>, broken: () => void): Promise<T> {
+  let begun = false;
+  let tail: Promise<unknown> = Promise.resolve();
+  let ended = false;
+  const run = async (text: string, params?: unknown[], name?: string) =>
+    (await client.query(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
+  try {
+    const result = await fn({
+      async query(text, params, name) {
+        if (!begun) {
+          begun = true;
+          await client.query('begin');
+        }
+        return run(text, params, name);
+      },
+      send(text, params, name) {
+        // Chained here rather than queued in node-postgres (deprecated there): each write leaves as soon as
+        // the previous one answered, and after a failure the rest reject without running.
+        let previous = tail;
+        if (!begun) {
+          begun = true;
+          previous = client.query('begin');
+        }
+        const sent = previous.then(() => {
+          // Never after the unit of work ended: a write queued behind a failure must not run after the
+          // ROLLBACK, in autocommit.
+          if (ended) throw new Error('the unit of work ended before this write was sent');
+          return run(text, params, name);
+        });
+        tail = sent;
+        return sent;
+      },
+      read: run,
+      final: run,
+    });
+    ended = true;
+    await tail; // everything sent has answered (the caller awaited it: this only guards)
+    if (begun) await client.query('commit');
+    return result;
+  } catch (err) {
+    ended = true;
+    await tail.catch(() => {}); // the write running now finishes before the ROLLBACK
+    if (begun) {
+      try {
+        await client.query('rollback');
+      } catch {
+        broken();
+      }
+    }
+    throw err;
+  }
+}
 
 /** Connects to PostgreSQL. Throws `StartupError` when migrations are pending and `migrate` is not set. */
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
@@ -179,57 +241,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async work(fn) {
       const client = await pool.connect();
       let broken = false;
-      let begun = false;
-      let tail: Promise<unknown> = Promise.resolve();
-      let ended = false;
       const onError = () => (broken = true);
       client.on('error', onError);
-      const run = async (text: string, params?: unknown[], name?: string) =>
-        (await client.query(name ? { name, text, values: params ?? [] } : { text, values: params ?? [] })).rows;
       try {
-        const result = await fn({
-          async query(text, params, name) {
-            if (!begun) {
-              begun = true;
-              await client.query('begin');
-            }
-            return run(text, params, name);
-          },
-          send(text, params, name) {
-            // Chained here rather than queued in node-postgres (deprecated there): each write leaves as soon as
-            // the previous one answered, and after a failure the rest reject without running.
-            let previous = tail;
-            if (!begun) {
-              begun = true;
-              previous = client.query('begin');
-            }
-            const sent = previous.then(() => {
-              // Never after the unit of work ended: a write queued behind a failure must not run after the
-              // ROLLBACK, in autocommit.
-              if (ended) throw new Error('the unit of work ended before this write was sent');
-              return run(text, params, name);
-            });
-            tail = sent;
-            return sent;
-          },
-          read: run,
-          final: run,
-        });
-        ended = true;
-        await tail; // everything sent has answered (the caller awaited it: this only guards)
-        if (begun) await client.query('commit');
-        return result;
-      } catch (err) {
-        ended = true;
-        await tail.catch(() => {}); // the write running now finishes before the ROLLBACK
-        if (begun) {
-          try {
-            await client.query('rollback');
-          } catch {
-            broken = true;
-          }
-        }
-        throw err;
+        return await unitOfWork(client, fn, onError);
       } finally {
         client.removeListener('error', onError);
         client.release(broken);

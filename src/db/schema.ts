@@ -309,6 +309,22 @@ export const guildSnapshots = pgTable(
   (t) => [primaryKey({ columns: [t.guild_id, t.part] })],
 );
 
+/**
+ * Not a cache table: the instances that write shards (TOTAL_SHARDS set), one row per running instance. The
+ * leases themselves are PostgreSQL advisory locks held by each instance's lease session (`db/leases.ts`);
+ * this row says which session is whose (`session_pid`), where the instance answers (`advertise_url`, for 421
+ * answers and GET /v1/shards) and which shards it was started for (it is a standby for those it does not hold).
+ */
+export const shardWriters = pgTable('shard_writers', {
+  instance_id: text('instance_id').primaryKey(),
+  advertise_url: text('advertise_url'),
+  total_shards: integer('total_shards').notNull(),
+  shards: integer('shards').array().notNull(),
+  session_pid: integer('session_pid').notNull(),
+  session_started: timestamp('session_started', { withTimezone: true, mode: 'string' }),
+  started_at: timestamp('started_at', { withTimezone: true, mode: 'string' }).notNull().default(sql`now()`),
+});
+
 /** Every cache table by its SQL name. */
 export const tables = {
   users,

@@ -9,7 +9,8 @@ import { Reads } from '../cache/reads.js';
 import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
 import type { LogLevel } from '../config.js';
-import type { Database } from '../db/connect.js';
+import { StartupError, type Database } from '../db/connect.js';
+import { Leases } from '../db/leases.js';
 import { TABLE_NAMES, type TableName } from '../db/tables.js';
 import { Replica } from '../db/replica.js';
 import { stripNulEscapes } from '../discord/nul.js';
@@ -50,6 +51,18 @@ export interface AppOptions {
   chunkRows?: number;
   /** Skip GUILD_CREATE parts the cache holds already (default true; see cache/snapshots.ts). */
   skipUnchanged?: boolean;
+  /**
+   * Shard leases (TOTAL_SHARDS, SHARDS; PostgreSQL only, see db/leases.ts): this instance writes only the shards
+   * it holds a lease on, through a session of its own to `url` (the primary of `db`).
+   */
+  shardLeases?: {
+    url: string;
+    totalShards: number;
+    shards: readonly number[];
+    advertiseUrl?: string | undefined;
+    /** How often a standby tries to take its shards (ms, default 1 000). */
+    pollMs?: number;
+  };
 }
 
 export type { FastifyInstance };
@@ -107,9 +120,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const cached: ReadonlySet<TableName> = new Set(options.cachedTables ?? TABLE_NAMES);
   const replica = options.readDatabaseUrl ? new Replica(options.readDatabaseUrl, options.db, app.log) : undefined;
-  const metrics = new Metrics({ replica: replica !== undefined });
+  const metrics = new Metrics({ replica: replica !== undefined, leases: options.shardLeases !== undefined });
+  if (options.shardLeases && options.db.kind !== 'postgres') {
+    throw new StartupError('shard leases need PostgreSQL: the embedded database belongs to one process, which writes every shard');
+  }
+  const leases = options.shardLeases && (await Leases.start({ ...options.shardLeases, log: app.log }));
   const writer = new Writer(
-    options.db,
+    leases ? leases.target : options.db,
     {
       queueLimit: options.queueLimit ?? 10_000,
       messageLimit: options.messageLimit ?? 200,
@@ -118,14 +135,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.pipelineRows !== undefined ? { pipelineRows: options.pipelineRows } : {}),
       ...(options.chunkRows !== undefined ? { chunkRows: options.chunkRows } : {}),
       ...(options.skipUnchanged !== undefined ? { skipUnchanged: options.skipUnchanged } : {}),
+      ...(leases ? { holds: (shard: number) => leases.holds(shard) } : {}),
     },
     {
       onCommit: (info) => {
         metrics.onCommit(info);
         vacuum.written();
       },
+      onConflict: () => metrics.conflictRetries.inc(),
     },
   );
+  if (leases) {
+    leases.onAcquired = (shards) => {
+      writer.forgetShards(shards);
+      metrics.leases?.acquired.inc(shards.length);
+    };
+  }
   const vacuum = new Vacuum(options.db, options.vacuumIntervalMs ?? 60_000, {
     onVacuum: ({ seconds }) => metrics.vacuumSeconds.observe(seconds),
     onError: (err) => app.log.warn({ err: (err as Error).message }, 'vacuum failed; retried later'),
@@ -137,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reads,
     readsFor: readsChooser(reads, replica && new Reads(replica.sql)),
     replica,
+    leases,
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
     cached,
@@ -166,6 +192,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await vacuum.stop();
     await writer.close();
+    await leases?.close(); // after the last commit: a standby takes the shards over
     await replica?.close();
   });
   try {

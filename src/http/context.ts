@@ -3,6 +3,7 @@ import type { Reads } from '../cache/reads.js';
 import type { Writer } from '../cache/writer.js';
 import type { Database } from '../db/connect.js';
 import type { TableName } from '../db/tables.js';
+import type { Leases } from '../db/leases.js';
 import type { Replica } from '../db/replica.js';
 import type { Metrics } from './metrics.js';
 
@@ -16,6 +17,8 @@ export interface RouteContext {
   readsFor(request: FastifyRequest): Reads;
   /** READ_DATABASE_URL, when set: its lag for /ready and /metrics. */
   replica: Replica | undefined;
+  /** Shard leases (TOTAL_SHARDS), when set: writes only for the shards held (db/leases.ts). */
+  leases: Leases | undefined;
   metrics: Metrics;
   deleteOfflinePresences: boolean;
   /** The tables in the cache scope (CACHE_TABLES). */

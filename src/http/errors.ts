@@ -4,7 +4,7 @@
  * the offending field. Never a 500 for client input.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { RejectedDataError, UnavailableError, isUnavailable } from '../cache/errors.js';
+import { RejectedDataError, ShardNotHeldError, UnavailableError, isUnavailable } from '../cache/errors.js';
 import { PayloadError } from '../discord/errors.js';
 
 /** The codes, with their status and what they mean (the OpenAPI document lists them). */
@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: [404, 'no such route'],
   BODY_TOO_LARGE: [413, 'the body is larger than BODY_LIMIT (after decoding)'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'the body is not application/json, or its content-encoding is unknown'],
+  SHARD_NOT_HELD: [
+    421,
+    'the request writes shards this instance holds no lease on (TOTAL_SHARDS): nothing of it was applied; `shards` names each one and its holder (instance and URL, null when none holds it now)',
+  ],
   UNAVAILABLE: [503, 'the database is unreachable or the write queue is full: retry after Retry-After seconds'],
   INTERNAL: [500, 'a bug: the message is generic, the log has the details'],
 } as const;
@@ -32,6 +36,7 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -58,7 +63,7 @@ function eventIndex(path: string): number {
 interface Answer {
   code: ErrorCode;
   message: string;
-  extra?: { index?: number; path: string };
+  extra?: { index?: number; path: string } | { shards: ShardNotHeldError['holders'] };
   retryAfter?: number;
 }
 
@@ -77,6 +82,10 @@ function classify(err: FastifyError | Error, route: string | undefined): Answer 
       : { code: 'INVALID_BODY', message: err.message, extra: { path: err.path } };
   }
   if (err instanceof RejectedDataError) return { code: 'REFUSED_BY_DATABASE', message: err.message };
+  if (err instanceof ShardNotHeldError) {
+    const shards = err.shards.map((shard) => err.holders.find((h) => h.shard === shard) ?? { shard, instance_id: null, url: null });
+    return { code: 'SHARD_NOT_HELD', message: err.message, extra: { shards } };
+  }
   if (err instanceof HttpError) return { code: err.code, message: err.message };
   if (err instanceof UnavailableError) return { code: 'UNAVAILABLE', message: err.message, retryAfter: err.retryAfterSeconds };
   if (isUnavailable(err)) return { code: 'UNAVAILABLE', message: 'the database is unreachable; retry later', retryAfter: 2 };

@@ -6,6 +6,8 @@ export class Metrics {
   readonly registry = new Registry();
   /** With READ_DATABASE_URL only (sampled at scrape time; NaN while unknown). */
   readonly replica: { up: Gauge; lagSeconds: Gauge; lagBytes: Gauge } | undefined;
+  /** With TOTAL_SHARDS only (held and standby sampled at scrape time). */
+  readonly leases: { held: Gauge; standby: Gauge; acquired: Counter } | undefined;
 
   readonly requests = new Counter({
     name: 'dsc_http_requests_total',
@@ -54,6 +56,11 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
   });
+  readonly conflictRetries = new Counter({
+    name: 'dsc_write_conflict_retries_total',
+    help: 'Transactions run again after a deadlock or serialization failure (other instances writing the shared users rows)',
+    registers: [this.registry],
+  });
   readonly tableRows = new Gauge({
     name: 'dsc_table_rows',
     help: 'Rows per cache table (sampled at scrape time)',
@@ -63,11 +70,27 @@ export class Metrics {
 
   /**
    * Ingest totals for /v1/stats: events applied and ignored, transactions committed, dispatch requests
-   * rejected (400) and refused for unavailability (503).
+   * rejected (400), refused for unavailability (503) and sent to an instance that does not hold their
+   * shard (421).
    */
-  readonly totals = { applied: 0, ignored: 0, duplicates: 0, transactions: 0, rejected: 0, unavailable: 0 };
+  readonly totals = { applied: 0, ignored: 0, duplicates: 0, transactions: 0, rejected: 0, unavailable: 0, misdirected: 0 };
 
-  constructor(options: { replica?: boolean } = {}) {
+  constructor(options: { replica?: boolean; leases?: boolean } = {}) {
+    this.leases = options.leases
+      ? {
+          held: new Gauge({ name: 'dsc_shard_leases_held', help: 'Shards whose lease this instance holds (it writes them)', registers: [this.registry] }),
+          standby: new Gauge({
+            name: 'dsc_shard_leases_standby',
+            help: 'Shards this instance was started for whose lease another instance holds (it takes them over when that one dies)',
+            registers: [this.registry],
+          }),
+          acquired: new Counter({
+            name: 'dsc_shard_lease_acquisitions_total',
+            help: 'Shard leases acquired by this instance (at start, and on taking over from a dead holder)',
+            registers: [this.registry],
+          }),
+        }
+      : undefined;
     if (!options.replica) return;
     this.replica = {
       up: new Gauge({

@@ -136,6 +136,19 @@ export const errorSchema: Schema = {
     message: { type: 'string', description: 'what and where, for people: act on `code`' },
     index: { type: 'integer', description: 'INVALID_EVENT: the position of the refused event in the body' },
     path: { type: 'string', description: 'INVALID_EVENT, INVALID_BODY: the offending field (`body[3].d.user.id`)' },
+    shards: {
+      type: 'array',
+      description: 'SHARD_NOT_HELD: each shard of the request this instance does not hold, and who holds it now',
+      items: {
+        type: 'object',
+        properties: {
+          shard: { type: 'integer' },
+          instance_id: { type: 'string', nullable: true, description: 'the holder; null when no instance holds it now (a standby takes it over)' },
+          url: { type: 'string', nullable: true, description: "the holder's ADVERTISE_URL, when it has one" },
+        },
+        required: ['shard', 'instance_id', 'url'],
+      },
+    },
   },
   required: ['statusCode', 'error', 'code', 'message'],
 };
@@ -158,18 +171,20 @@ export const list = (id: string): Schema => ({ type: 'array', items: ref(id) });
 const error = (description: string): Schema => ({ ...ref('Error'), description });
 const BAD = error('Bad request: `code` says what, the message names the offending field');
 const UNAVAILABLE = error('Write queue full or database unreachable; retry after Retry-After seconds');
+const NOT_HELD = error('SHARD_NOT_HELD: a shard this instance holds no lease on (TOTAL_SHARDS); `shards` names the holders');
 const NOT_CACHED = error('NOT_CACHED: `<kind> <id> is not cached`; TABLE_NOT_CACHED: the table is left out (CACHE_TABLES)');
 /** GET of one object: 200, 400 bad params, 404 not cached. */
 export const readResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED });
 /** GET of a list: 200, 400 bad params, 404 table not cached. */
 export const listResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED });
-/** PUT: 200 with the stored object, 400, 503 (queue full or database unreachable). */
-export const putResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED, 503: UNAVAILABLE });
+/** PUT: 200 with the stored object, 400, 421 (shard not held here), 503 (queue full or database unreachable). */
+export const putResponses = (ok: Schema) => ({ 200: ok, 400: BAD, 404: NOT_CACHED, 421: NOT_HELD, 503: UNAVAILABLE });
 /** DELETE: 204, also when absent. */
 export const deleteResponses = {
   204: { type: 'null', description: 'Deleted, or was not cached' },
   400: BAD,
   404: NOT_CACHED,
+  421: NOT_HELD,
   503: UNAVAILABLE,
 };
 

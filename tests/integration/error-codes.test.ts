@@ -171,6 +171,18 @@ describe('error codes (PostgreSQL)', () => {
     });
   });
 
+  it('SHARD_NOT_HELD: a dispatch for a shard this instance does not hold (TOTAL_SHARDS set)', async () => {
+    const sharded = await makeApp(db, { shardLeases: { url: pg.test.url, totalShards: 2, shards: [0], advertiseUrl: 'http://w0.test' } });
+    try {
+      // The guild's shard: (G >> 22) % 2; send it to the other one.
+      const other = Number((BigInt(G) >> 22n) % 2n) === 0 ? '81384788769906688' : G;
+      const res = await sharded.inject({ method: 'POST', url: '/v1/dispatch', payload: ev('GUILD_UPDATE', { id: other, name: 'x' }) });
+      expectError(res, 'SHARD_NOT_HELD');
+    } finally {
+      await sharded.close();
+    }
+  });
+
   it('every code of ERROR_CODES was answered by a request above', () => {
     expect([...seen].sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });

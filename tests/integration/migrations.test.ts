@@ -68,9 +68,9 @@ describe('migrating PostgreSQL', () => {
     expect(await tablesOf(empty.url)).toEqual([]);
   });
 
-  it('npx drizzle-kit migrate creates the cache tables (and the shard ledger) and is idempotent', async () => {
+  it('npx drizzle-kit migrate creates the cache tables (and the shard ledger and writers) and is idempotent', async () => {
     drizzleKit(['migrate'], { DATABASE_URL: empty.url });
-    expect(await tablesOf(empty.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions'].sort());
+    expect(await tablesOf(empty.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions', 'shard_writers'].sort());
     drizzleKit(['migrate'], { DATABASE_URL: empty.url });
     const db = await openPostgres({ url: empty.url });
     try {
@@ -89,7 +89,7 @@ describe('migrating PostgreSQL', () => {
       ]);
       expect(await a.pendingMigrations()).toEqual([]);
       await Promise.all([a.close(), b.close()]);
-      expect(await tablesOf(other.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions'].sort());
+      expect(await tablesOf(other.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions', 'shard_writers'].sort());
     } finally {
       await other.drop();
     }
@@ -185,7 +185,7 @@ describe('upgrading a database of the previous release (migrated up to 0001_auto
 
     drizzleKit(['migrate'], { DATABASE_URL: db.url });
 
-    expect(await tablesOf(db.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions'].sort());
+    expect(await tablesOf(db.url)).toEqual([...tableNames, 'guild_snapshots', 'shard_sessions', 'shard_writers'].sort());
     expect(await rowsOf(db.url, OLD_TABLES)).toEqual(before);
     const upgraded = await openPostgres({ url: db.url });
     const app = await makeApp(upgraded);

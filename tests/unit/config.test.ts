@@ -29,7 +29,29 @@ describe('loadConfig', () => {
       deleteOfflinePresences: false,
       vacuumInterval: 60,
       cacheTables: ['users', 'guilds', 'members', 'channels', 'threads', 'messages', 'presences', 'unavailable_guilds', 'voice_states'],
+      totalShards: undefined,
+      shards: undefined,
+      advertiseUrl: undefined,
     });
+  });
+
+  it('TOTAL_SHARDS and SHARDS: every shard by default, ranges and lists, PostgreSQL only; ADVERTISE_URL from HOST and PORT by default', () => {
+    const db = { DATABASE_URL: 'postgres://db/c' };
+    expect(loadConfig({ ...db, TOTAL_SHARDS: '4', PORT: '8081' })).toMatchObject({ totalShards: 4, shards: [0, 1, 2, 3], advertiseUrl: 'http://127.0.0.1:8081' });
+    expect(loadConfig({ ...db, TOTAL_SHARDS: '16', SHARDS: '12, 0-3,2', ADVERTISE_URL: 'http://cache-1:8080' })).toMatchObject({
+      shards: [0, 1, 2, 3, 12],
+      advertiseUrl: 'http://cache-1:8080',
+    });
+    expect(loadConfig({ ...db, TOTAL_SHARDS: '2', HOST: '::1' }).advertiseUrl).toBe('http://[::1]:8080');
+    expect(loadConfig({ ...db, TOTAL_SHARDS: '2', HOST: '0.0.0.0', CACHE_TOKEN: 't' }).advertiseUrl).toBeUndefined();
+    expect(loadConfig(db).advertiseUrl).toBeUndefined(); // no leases, nothing to advertise
+    expect(problems({ ...db, SHARDS: '0-3' })).toEqual([expect.stringMatching(/^SHARDS needs TOTAL_SHARDS/)]);
+    expect(problems({ ...db, TOTAL_SHARDS: '0' })).toEqual([expect.stringMatching(/^TOTAL_SHARDS must be an integer from 1/)]);
+    expect(problems({ ...db, TOTAL_SHARDS: '8', SHARDS: '0-8' })).toEqual([expect.stringMatching(/^SHARDS .*shard 8 is not below TOTAL_SHARDS \(8\)/)]);
+    expect(problems({ ...db, TOTAL_SHARDS: '8', SHARDS: '3-1' })).toEqual([expect.stringMatching(/^SHARDS .*the range 3-1 is empty/)]);
+    expect(problems({ ...db, TOTAL_SHARDS: '8', SHARDS: 'x' })).toEqual([expect.stringMatching(/^SHARDS .*"x" is not a shard/)]);
+    expect(problems({ ...db, TOTAL_SHARDS: '8', ADVERTISE_URL: 'cache:8080' })).toEqual([expect.stringMatching(/^ADVERTISE_URL must be an http/)]);
+    expect(problems({ TOTAL_SHARDS: '8' })).toEqual([expect.stringMatching(/^TOTAL_SHARDS and SHARDS need DATABASE_URL: the embedded PGlite database belongs to one process/)]);
   });
 
   it('reads every variable', () => {

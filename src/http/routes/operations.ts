@@ -33,6 +33,11 @@ export function operationsRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   app.get('/metrics', { schema: { tags, security, summary: 'Prometheus metrics (text format)' } }, async (_request, reply) => {
     ctx.metrics.queueDepth.set(ctx.writer.depth);
+    if (ctx.leases && ctx.metrics.leases) {
+      const { held, standby } = ctx.leases.state();
+      ctx.metrics.leases.held.set(held.length);
+      ctx.metrics.leases.standby.set(standby.length);
+    }
     if (ctx.replica && ctx.metrics.replica) {
       const { reachable, lagSeconds, lagBytes } = await ctx.replica.status();
       ctx.metrics.replica.up.set(reachable ? 1 : 0);

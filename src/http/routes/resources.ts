@@ -29,6 +29,7 @@ import {
   readResponses,
 } from '../schemas.js';
 import { RULES, defaultRules, type ResourceRules } from './rules.js';
+import { explainNotHeld, requireLeases, resourceShards } from './shards.js';
 
 type Params = Record<string, string>;
 type Query = Record<string, string | number | undefined>;
@@ -87,7 +88,8 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
       const key = keyOf(request.params);
       const body = d.emptyBody && request.body === undefined ? {} : bodyObject(request.body);
       for (const column of Object.values(columnOf)) matchesPath(body, column, String(key[column]));
-      await ctx.writer.submit(all.put(body, key));
+      const changes = all.put(body, key);
+      await leased(ctx, () => resourceShards(ctx, table, key, body), (shards) => ctx.writer.submit(changes, 1, shards));
       return read(ctx.reads, request.params); // the primary: what was just stored
     },
   );
@@ -97,8 +99,9 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
     { schema: { tags, summary: rules.deleteDoc ?? `Delete a ${d.kind}`, params, response: deleteResponses } },
     async (request, reply) => {
       requireCached(ctx, table);
-      const changes = await all.remove(ctx.reads, keyOf(request.params));
-      if (changes.length > 0) await ctx.writer.submit(changes);
+      const key = keyOf(request.params);
+      const changes = await all.remove(ctx.reads, key);
+      if (changes.length > 0) await leased(ctx, () => resourceShards(ctx, table, key, undefined), (shards) => ctx.writer.submit(changes, 1, shards));
       return reply.code(204).send();
     },
   );
@@ -135,6 +138,17 @@ function listRoute(app: FastifyInstance, ctx: RouteContext, table: TableName, ro
       return rules.shapeList(reads, rows);
     },
   );
+}
+
+/** A write of the shards `shardsOf` names: 421 unless this instance holds them (TOTAL_SHARDS), else `write`. */
+async function leased(ctx: RouteContext, shardsOf: () => Promise<number[]>, write: (shards: number[]) => Promise<unknown>) {
+  try {
+    const shards = await shardsOf();
+    requireLeases(ctx, shards);
+    await write(shards);
+  } catch (err) {
+    throw await explainNotHeld(ctx, err);
+  }
 }
 
 /** Every table's routes (those left out of the cache scope answer 404 TABLE_NOT_CACHED). */
