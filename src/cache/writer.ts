@@ -6,6 +6,10 @@
  * If a combined transaction fails, it is split and retried (see `settle`), so a request the database refuses
  * fails alone and nothing of it is applied. A full queue or an unreachable database answers
  * `UnavailableError` (503): nothing accepted is ever dropped silently.
+ *
+ * Change feed: what a transaction changed (the batch's `ChangeLog`) is published in it (`hooks.publisher`,
+ * see feed-source.ts), and every request it holds resolves with its feed id. Messages pruned by retention
+ * (housekeeping between transactions) are published with the next transaction, or alone when none follows.
  */
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
@@ -14,6 +18,9 @@ import { PRUNE_MAX_PER_CHANNEL, Retention } from './retention.js';
 import type { TableName } from '../db/tables.js';
 import { changeCount, type Change } from './changes.js';
 import { RejectedDataError, UnavailableError, isDataError, isUnavailable } from './errors.js';
+import type { FeedChange } from './feed-protocol.js';
+import { changeIdOf } from './feed-publish.js';
+import type { Publisher } from './feed-source.js';
 
 export interface WriterOptions {
   /** Events (or resource writes) that may wait before new requests get 503. */
@@ -40,6 +47,8 @@ export interface CommitInfo {
 
 export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
+  /** The change feed's publication (none: nothing is published). */
+  publisher?: Publisher;
 }
 
 
@@ -48,7 +57,8 @@ interface Job {
   /** Changes it stands for (see `changeCount`). */
   size: number;
   weight: number;
-  resolve: () => void;
+  /** With the transaction's feed id (undefined when it changed nothing). */
+  resolve: (changeId: number | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -59,6 +69,8 @@ export class Writer {
   private closed = false;
   private botUserId: string | undefined;
   private readonly retention: Retention;
+  /** Messages pruned and not yet published. */
+  private pruned: FeedChange[] = [];
 
   constructor(
     private readonly db: Database,
@@ -75,15 +87,16 @@ export class Writer {
 
   /**
    * Queues the changes of one request (`weight` = its number of events) and resolves once they are
-   * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, and with
-   * `RejectedDataError` when the database refuses this request's data.
+   * committed, with the commit's feed id (undefined when it changed nothing). Rejects with
+   * `UnavailableError` when the queue is full or the database unreachable, and with `RejectedDataError` when
+   * the database refuses this request's data.
    */
-  submit(changes: Change[], weight = 1): Promise<void> {
+  submit(changes: Change[], weight = 1): Promise<number | undefined> {
     if (this.closed) return Promise.reject(new UnavailableError('the cache is shutting down', 5));
     if (this.queue.length > 0 && this.queuedWeight + weight > this.options.queueLimit) {
       return Promise.reject(new UnavailableError(`write queue full (${this.queuedWeight} events waiting)`, 1));
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number | undefined>((resolve, reject) => {
       this.queue.push({ changes, size: changeCount(changes), weight, resolve, reject });
       this.queuedWeight += weight;
       this.kick();
@@ -113,9 +126,12 @@ export class Writer {
   private async prune() {
     const due = this.retention.take();
     try {
-      const deleted = await this.db.query<{ channel_id: string }>(PRUNE_MESSAGES, [due, this.retention.limit, PRUNE_MAX_PER_CHANNEL]);
+      const deleted = await this.db.query<{ channel_id: string; id: string }>(PRUNE_MESSAGES, [due, this.retention.limit, PRUNE_MAX_PER_CHANNEL]);
       const perChannel = new Map<string, number>();
-      for (const { channel_id } of deleted) perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
+      for (const { channel_id, id } of deleted) {
+        perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
+        if (this.hooks.publisher) this.pruned.push({ table: 'messages', op: 'delete', key: { id } });
+      }
       this.retention.pruned(perChannel);
     } catch {
       this.retention.failed(due);
@@ -142,6 +158,7 @@ export class Writer {
       // Pruning is housekeeping between transactions, after the answers went out.
       if (this.retention.pending) await this.prune();
       if (this.queue.length > 0) await this.settle(this.take());
+      else if (this.pruned.length > 0) await this.settle([]);
     }
   }
 
@@ -152,10 +169,10 @@ export class Writer {
    */
   private async settle(jobs: Job[]): Promise<void> {
     try {
-      await this.commit(jobs);
-      for (const j of jobs) j.resolve();
+      const changeId = await this.commit(jobs);
+      for (const j of jobs) j.resolve(changeId);
     } catch (err) {
-      if (jobs.length === 1 || isUnavailable(err)) {
+      if (jobs.length <= 1 || isUnavailable(err)) {
         for (const j of jobs) j.reject(this.classify(err));
         return;
       }
@@ -171,12 +188,16 @@ export class Writer {
     return err;
   }
 
-  private async commit(jobs: Job[]) {
+  /** Applies and commits the jobs in one transaction; returns its feed id. */
+  private async commit(jobs: Job[]): Promise<number | undefined> {
     const started = performance.now();
     let changes = 0;
     let events = 0;
     let botUserId = this.botUserId;
     let inserted: Map<string, number> | undefined;
+    const publisher = this.hooks.publisher;
+    const pruned = this.pruned;
+    let published: { id: number; changes: FeedChange[] } | undefined;
     const stats = await this.db.work(async (work) => {
       const batch = new Batch(work, {
         botUserId,
@@ -192,12 +213,17 @@ export class Writer {
           if (pending) await pending;
         }
       }
-      await batch.finish();
+      batch.log.add(pruned);
+      const feed = publisher && !batch.log.empty ? batch.log.changes() : undefined;
+      const answer = await batch.finish(feed && publisher?.part(feed));
+      if (feed) published = { id: changeIdOf(answer), changes: feed };
       botUserId = batch.botUserId;
       inserted = batch.messagesByChannel;
       return batch.stats;
     });
     this.botUserId = botUserId;
+    if (this.pruned === pruned) this.pruned = [];
+    if (published) publisher?.committed(published.id, published.changes);
     if (inserted) this.retention.counted(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,
@@ -207,5 +233,6 @@ export class Writer {
       rows: stats.rows,
       seconds: (performance.now() - started) / 1000,
     });
+    return published?.id;
   }
 }

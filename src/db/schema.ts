@@ -28,6 +28,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -278,6 +279,12 @@ export const unavailableGuilds = pgTable('unavailable_guilds', {
   id: snowflake('id').primaryKey(),
   updated_at: updatedAt(),
 });
+
+/**
+ * The ids of the change feed (`GET /v1/changes`): every commit that changed something takes the next value in
+ * its own transaction. One sequence for every instance on the database, so ids are comparable across them.
+ */
+export const changeFeedIds = pgSequence('change_feed_id');
 
 /** Every cache table by its SQL name. */
 export const tables = {

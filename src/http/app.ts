@@ -5,6 +5,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RequestPayload } from 'fastify';
+import { Feed, type FeedOptions } from '../cache/feed.js';
+import { startFeedSource } from '../cache/feed-source.js';
 import { Reads } from '../cache/reads.js';
 import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
@@ -19,8 +21,11 @@ import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { Metrics } from './metrics.js';
 import { AJV_OPTIONS } from './schemas.js';
+import { StatusSampler } from './status.js';
+import { changesRoutes, type ChangesOptions } from './routes/changes.js';
 import { dispatchRoutes } from './routes/dispatch.js';
 import { operationsRoutes } from './routes/operations.js';
+import { pageRoutes } from './routes/page.js';
 import { permissionsRoutes } from './routes/permissions.js';
 import { resourceRoutes } from './routes/resources.js';
 import { statsRoutes } from './routes/stats.js';
@@ -46,6 +51,8 @@ export interface AppOptions {
   /** Writer tuning (tests): rows from which writes are pipelined, rows per statement (see cache/batch.ts). */
   pipelineRows?: number;
   chunkRows?: number;
+  /** The change feed's window and subscriber limits (defaults in cache/feed.ts and http/routes/changes.ts). */
+  feed?: FeedOptions & ChangesOptions;
 }
 
 export type { FastifyInstance };
@@ -104,6 +111,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const cached: ReadonlySet<TableName> = new Set(options.cachedTables ?? TABLE_NAMES);
   const replica = options.readDatabaseUrl ? new Replica(options.readDatabaseUrl, options.db, app.log) : undefined;
   const metrics = new Metrics({ replica: replica !== undefined });
+  const feed = new Feed(options.feed);
+  const feedSource = await startFeedSource(options.db, feed, app.log);
   const writer = new Writer(
     options.db,
     {
@@ -119,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         metrics.onCommit(info);
         vacuum.written();
       },
+      publisher: feedSource.publisher,
     },
   );
   const vacuum = new Vacuum(options.db, options.vacuumIntervalMs ?? 60_000, {
@@ -135,6 +145,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
     cached,
+    feed,
+    status: new StatusSampler({ metrics, writer, feed, reads, cached }),
   };
   app.decorate('cache', ctx);
 
@@ -157,10 +169,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
+  // Change feed streams never end by themselves: end them, or closing would wait for them.
+  app.addHook('preClose', async () => {
+    ctx.status.stop();
+    feed.stop();
+  });
   // Everything accepted is committed before the process lets go of the database.
   app.addHook('onClose', async () => {
     await vacuum.stop();
     await writer.close();
+    await feedSource.close();
     await replica?.close();
   });
   try {
@@ -175,6 +193,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerDocs(app);
 
   operationsRoutes(app, ctx);
+  pageRoutes(app);
   // Every cache route lives in the /v1 scope, and its token check hangs on the scope: it runs for every route
   // the router matched there, whatever spelling of the URL reached it (`/%761/stats` is routed to /v1/stats).
   await app.register(
@@ -184,6 +203,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       dispatchRoutes(v1, ctx);
       resourceRoutes(v1, ctx);
       permissionsRoutes(v1, ctx);
+      changesRoutes(v1, ctx, options.feed);
     },
     { prefix: '/v1' },
   );

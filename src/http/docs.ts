@@ -48,6 +48,7 @@ export async function registerDocs(app: FastifyInstance) {
         { name: 'presences' },
         { name: 'unavailable guilds' },
         { name: 'computed', description: 'Permissions and statistics' },
+        { name: 'feed', description: 'What each commit changed, as server-sent events' },
         { name: 'operations', description: 'Health, readiness, metrics (no token)' },
       ],
     },

@@ -5,6 +5,7 @@ import { UnavailableError, isUnavailable } from '../../cache/errors.js';
 import { KNOWN_EVENTS, mapDispatch } from '../../cache/events/index.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { RouteContext } from '../context.js';
+import { setChangeId } from '../change-id.js';
 import { putResponses } from '../schemas.js';
 
 const schema = {
@@ -33,7 +34,7 @@ const KNOWN_OPCODES: ReadonlySet<string> = new Set([1, 2, 3, 4, 6, 7, 8, 9, 10, 
 export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
   const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
 
-  app.post('/dispatch', { schema }, async (request) => {
+  app.post('/dispatch', { schema }, async (request, reply) => {
     const body = request.body;
     const items = Array.isArray(body) ? body : [body];
     if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');
@@ -49,7 +50,7 @@ export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
           for (const c of mapped.changes) changes.push(c);
         }
       }
-      if (changes.length > 0) await ctx.writer.submit(changes, applied);
+      if (changes.length > 0) setChangeId(reply, await ctx.writer.submit(changes, applied));
     } catch (err) {
       if (err instanceof UnavailableError || isUnavailable(err)) ctx.metrics.totals.unavailable++;
       else ctx.metrics.totals.rejected++;

@@ -14,6 +14,7 @@ import type { Reads } from '../../cache/reads.js';
 import { TABLE_NAMES, describe, type ListRoute, type TableName } from '../../db/tables.js';
 import type { Row } from '../../discord/columns.js';
 import type { DiscordObject } from '../../discord/shape.js';
+import { setChangeId } from '../change-id.js';
 import type { RouteContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { bodyObject, matchesPath } from '../params.js';
@@ -82,12 +83,12 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
         response: putResponses(one(d.object)),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       requireCached(ctx, table);
       const key = keyOf(request.params);
       const body = d.emptyBody && request.body === undefined ? {} : bodyObject(request.body);
       for (const column of Object.values(columnOf)) matchesPath(body, column, String(key[column]));
-      await ctx.writer.submit(all.put(body, key));
+      setChangeId(reply, await ctx.writer.submit(all.put(body, key)));
       return read(ctx.reads, request.params); // the primary: what was just stored
     },
   );
@@ -98,7 +99,7 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
     async (request, reply) => {
       requireCached(ctx, table);
       const changes = await all.remove(ctx.reads, keyOf(request.params));
-      if (changes.length > 0) await ctx.writer.submit(changes);
+      if (changes.length > 0) setChangeId(reply, await ctx.writer.submit(changes));
       return reply.code(204).send();
     },
   );
