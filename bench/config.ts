@@ -11,6 +11,8 @@
  * and flushes, default 9). Diagnostics: BENCH_CPU_PROF=1 (profile the service with --cpu-prof and print a
  * summary; BENCH_KEEP_PROFILE=1 keeps the files), BENCH_CHILD_TRACE=1 (the child reports the signals it receives
  * and where it exits: see child-trace.ts).
+ * Change feed: BENCH_LOCAL_READS (reads of (6) with the local cache, default 300,000), BENCH_STALENESS_SECONDS
+ * (length of (7), default 15), BENCH_SUBSCRIBER_EVENTS (events of each run of (8), default 20,000).
  * Selection: BENCH_ONLY=storm,single (comma-separated names of WORKLOADS; default all).
  */
 
@@ -21,7 +23,7 @@ function num(name: string, fallback: number): number {
 }
 
 /** The workloads in the order they run. */
-export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm'] as const;
+export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm', 'local-reads', 'staleness', 'subscribers'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** `BENCH_ONLY`, checked: an unknown name is an error, not a silent empty run. */
@@ -67,6 +69,17 @@ export const CFG = {
   stormInFlight: 4,
   /** (5): untimed warm-up guilds (other ids), so the timed passes do not pay for the JIT. */
   stormWarmupGuilds: 200,
+  /** (6) hot reads in the bot process: members read, reads with the local cache, reads over HTTP. */
+  localReadMembers: 1_000,
+  localReads: num('BENCH_LOCAL_READS', 300_000),
+  localHttpReads: 30_000,
+  /** (7) staleness: background ingest rate, length, probe period. */
+  stalenessRate: 5_000,
+  stalenessSeconds: num('BENCH_STALENESS_SECONDS', 15),
+  stalenessProbeMs: 25,
+  /** (8) ingest with change feed subscribers: events per run, subscribers. */
+  subscriberEvents: num('BENCH_SUBSCRIBER_EVENTS', 20_000),
+  subscriberCount: 10,
   /** Per service workload (and per storm pass). */
   serviceBudgetMs: 60_000,
   /** Per naive workload. */

@@ -180,7 +180,7 @@ export class CacheClient {
     Object.assign(
       this,
       resources({
-        getOne: (path, table, ids) => (this.local ? this.local.get(table, ids, () => this.getOne(path, true)) : this.getOne(path)),
+        getOne: (table, ids, path) => (this.local ? this.local.get(table, ids, () => this.getOne(path(), true)) : this.getOne(path())),
         put: (path, body) => this.put(path, body),
         remove: (path) => this.remove(path),
         list: (path, query) => this.list(path, query),

@@ -127,7 +127,7 @@ describe('the local cache', () => {
 
   it('a message asked for under another channel is not the cached one', async () => {
     const cache = await local();
-    await writer.messages.put(C1, M1, { content: 'hello', author: user(U(1)) });
+    await writer.messages.put(C1, M1, { content: 'hello', author: { ...user(U(1)), global_name: null, avatar: null } });
     expect((await cache.messages.get(C1, M1))?.content).toBe('hello');
     expect(await cache.messages.get(C2, M1)).toBeUndefined();
     expect((await cache.messages.get(C1, M1))?.content).toBe('hello');

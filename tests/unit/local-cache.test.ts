@@ -4,6 +4,7 @@
  * disconnection overtakes; concurrent misses share one read; whole-table scopes; the feed position.
  */
 import { describe, expect, test } from 'vitest';
+import type { FeedChange } from '../../src/cache/feed-protocol.js';
 import { LocalCache } from '../../src/client/local-cache.js';
 
 const G = '1';
@@ -50,11 +51,12 @@ describe('LocalCache', () => {
   });
 
   test('a read overtaken by a change of the user a member embeds, or by a scope over its table, is not kept', async () => {
-    for (const change of [
-      { table: 'users' as const, op: 'upsert' as const, key: { id: U } },
-      { table: 'members' as const, scope: { guild_id: '99' } },
-      { table: 'users' as const, scope: {} },
-    ]) {
+    const changes: FeedChange[] = [
+      { table: 'users', op: 'upsert', key: { id: U } },
+      { table: 'members', scope: { guild_id: '99' } },
+      { table: 'users', scope: {} },
+    ];
+    for (const change of changes) {
       const cache = live();
       const read = pending<object>();
       const answer = cache.get('members', [G, U], read.load);
