@@ -1,7 +1,8 @@
 /**
  * Typed client of discord-state-cache (`import { CacheClient } from 'discord-state-cache/client'`).
  *
- * Self-contained: only Node's global `fetch` (and `node:fs` for the `record` option) at run time, and type-only
+ * Self-contained: only Node's global `fetch` (`node:fs` for the `record` option, `node:http(s)` for the change
+ * feed of the `localCache` option, and the pure `cache/feed-protocol.ts` and `cache/permissions.ts`) at run time, and type-only
  * imports of `@discordeno/types`, so it can be imported by a bot without pulling in the service (Fastify,
  * Drizzle, pg).
  *

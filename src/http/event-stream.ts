@@ -13,11 +13,6 @@
  *
  * A slow subscriber never slows the writer: once more than `maxBuffered` bytes wait in its socket, commits
  * are no longer written to it; when the socket has drained it gets a `reset` at the position then.
- *
- * A subscriber's socket is written at most once every `flushMs`: an event that finds the last write older
- * than that goes out at once, the ones that follow it wait for the end of the period and go out together.
- * With 10 subscribers and a commit every few milliseconds, one write per commit and subscriber cost the
- * service about 15% more CPU per event (bench (8)); the feed is `flushMs` later at most.
  */
 import type { ServerResponse } from 'node:http';
 import type { FeedEvent, FeedSink } from '../cache/feed.js';
@@ -33,7 +28,6 @@ export interface StreamFilter {
 export interface EventStreamOptions {
   maxBuffered: number;
   heartbeatMs: number;
-  flushMs: number;
   /** The feed's position now (for heartbeats and the reset after a drain). */
   position: () => number;
 }
@@ -50,9 +44,6 @@ export class EventStream implements FeedSink {
   private closed = false;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly filtered: boolean;
-  private pending: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private lastWrite = 0;
 
   constructor(
     private readonly res: ServerResponse,
@@ -87,7 +78,6 @@ export class EventStream implements FeedSink {
   }
 
   close() {
-    this.flush();
     this.dispose();
     this.res.end();
   }
@@ -95,17 +85,14 @@ export class EventStream implements FeedSink {
   dispose() {
     this.closed = true;
     clearInterval(this.heartbeat);
-    clearTimeout(this.timer);
   }
 
-  /** Writes what is pending now. */
-  flush() {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.closed || this.pending.length === 0) return;
-    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
-    this.pending = [];
-    this.lastWrite = performance.now();
+  private send(event: string, id: number, data: string) {
+    this.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
+  }
+
+  private write(text: string) {
+    if (this.closed) return;
     if (this.res.writableLength > this.options.maxBuffered) {
       this.behind = true;
       this.res.once('drain', () => {
@@ -116,18 +103,5 @@ export class EventStream implements FeedSink {
       return;
     }
     this.res.write(text);
-  }
-
-  private send(event: string, id: number, data: string) {
-    this.write(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`);
-  }
-
-  private write(text: string) {
-    if (this.closed) return;
-    this.pending.push(text);
-    if (this.timer) return;
-    const wait = this.lastWrite + this.options.flushMs - performance.now();
-    if (wait <= 0) this.flush();
-    else this.timer = setTimeout(() => this.flush(), wait);
   }
 }

@@ -11,8 +11,6 @@ export interface ChangesOptions {
   maxBuffered?: number;
   /** Heartbeat period (ms, default 10,000). */
   heartbeatMs?: number;
-  /** A subscriber's socket is written at most once per this period (ms, default 5; see http/event-stream.ts). */
-  flushMs?: number;
 }
 
 const description =
@@ -64,14 +62,12 @@ export function changesRoutes(app: FastifyInstance, ctx: RouteContext, options: 
     const stream = new EventStream(res, filter, {
       maxBuffered: options.maxBuffered ?? 4 * 1024 * 1024,
       heartbeatMs: options.heartbeatMs ?? 10_000,
-      flushMs: options.flushMs ?? 5,
       position: () => ctx.feed.position,
     });
     const subscribed = ctx.feed.subscribe(stream, since);
     if ('reset' in subscribed) stream.reset(subscribed.reset, subscribed.reason);
     else for (const event of subscribed.replay) stream.change(event);
     stream.ready(ctx.feed.position);
-    stream.flush();
     const stopStats = request.query.stats === '1' || request.query.stats === 'true' ? ctx.status.add((json) => stream.stats(json)) : undefined;
     res.on('close', () => {
       ctx.feed.unsubscribe(stream);
