@@ -29,18 +29,39 @@ interface Written {
 }
 
 export class ChangeLog {
-  private readonly rows = new Map<string, Written>();
+  /** Row changes by table and row. */
+  private readonly rows = new Map<TableName, Map<string, Written>>();
+  /** Tables past `maxRows`: the guilds of their rows, or null for the whole table. */
+  private readonly wide = new Map<TableName, Set<string> | null>();
   private readonly scopes = new Map<string, FeedChange>();
 
   constructor(private readonly maxRows = MAX_ROW_CHANGES) {}
 
   get empty(): boolean {
-    return this.rows.size === 0 && this.scopes.size === 0;
+    return this.rows.size === 0 && this.wide.size === 0 && this.scopes.size === 0;
   }
 
   /** A by-key write: `row` holds at least the primary key (and the guild column when the write has it). */
   row(table: TableName, row: Row, op: 'upsert' | 'delete') {
-    this.rows.set(`${table} ${rowId(table, row)}`, { table, op, row });
+    if (this.wide.has(table)) return this.widen(table, row);
+    let rows = this.rows.get(table);
+    if (!rows) this.rows.set(table, (rows = new Map()));
+    rows.set(rowId(table, row), { table, op, row });
+    if (rows.size <= this.maxRows) return;
+    // From here on only the table's guilds are kept (a GUILD_CREATE of 100,000 members keeps no per-row list).
+    this.rows.delete(table);
+    this.wide.set(table, new Set());
+    for (const w of rows.values()) this.widen(table, w.row);
+  }
+
+  /** Rows that are guilds, rows whose guild is not known, or too many guilds: the whole table. */
+  private widen(table: TableName, row: Row) {
+    const guilds = this.wide.get(table);
+    if (guilds === null) return;
+    const column = describe(table).guild;
+    const guild = column === undefined || column === 'id' ? undefined : row[column];
+    if (guild == null || guilds!.size >= this.maxRows) this.wide.set(table, null);
+    else guilds!.add(String(guild));
   }
 
   scope(table: TableName, scope: Scope) {
@@ -88,36 +109,15 @@ export class ChangeLog {
     }
   }
 
-  /** Everything, large tables collapsed into scopes (see the module comment). */
+  /** Everything: row changes, then the tables past `maxRows` as scopes, then the set operations' scopes. */
   changes(): FeedChange[] {
-    const byTable = new Map<TableName, Written[]>();
-    for (const w of this.rows.values()) {
-      let list = byTable.get(w.table);
-      if (!list) byTable.set(w.table, (list = []));
-      list.push(w);
-    }
     const out: FeedChange[] = [];
-    const scopes = new Map(this.scopes);
-    for (const [table, list] of byTable) {
-      if (list.length <= this.maxRows) {
-        for (const w of list) out.push(rowChange(w));
-        continue;
-      }
-      // Rows that are guilds, or rows whose guild is not known: the whole table.
-      const guildColumn = describe(table).guild;
-      const guilds = new Set<string>();
-      for (const w of list) {
-        const g = guildColumn === undefined || guildColumn === 'id' ? undefined : w.row[guildColumn];
-        if (g == null) {
-          guilds.clear();
-          break;
-        }
-        guilds.add(String(g));
-      }
-      if (guilds.size === 0 || guilds.size > this.maxRows) scopes.set(`${table} all`, { table, scope: {} });
-      else for (const g of guilds) scopes.set(`${table} guild_id ${g}`, { table, scope: { guild_id: g } });
+    for (const rows of this.rows.values()) for (const w of rows.values()) out.push(rowChange(w));
+    for (const [table, guilds] of this.wide) {
+      if (guilds === null) out.push({ table, scope: {} });
+      else for (const g of guilds) out.push({ table, scope: { guild_id: g } });
     }
-    out.push(...scopes.values());
+    out.push(...this.scopes.values());
     return out;
   }
 }
