@@ -10,10 +10,13 @@ import { READ_KINDS, histogramQuantileBound, readsPerSecond } from './reads.js';
 import { STORM_SHAPE } from './storm-payloads.js';
 import type { ArraysResult } from './workloads/arrays.js';
 import type { BigGuildResult } from './workloads/big-guild.js';
+import type { HotReads, LocalReadsResult } from './workloads/local-reads.js';
 import type { ReadMeasured, ReadsResult } from './workloads/reads.js';
 import { reportShards, type ShardsResult } from './workloads/shards.js';
 import type { SingleResult } from './workloads/single.js';
+import type { StalenessResult } from './workloads/staleness.js';
 import type { StormResult } from './workloads/storm.js';
+import type { SubscribersResult } from './workloads/subscribers.js';
 
 export interface Results {
   single?: SingleResult;
@@ -22,6 +25,9 @@ export interface Results {
   reads?: ReadsResult;
   storm?: StormResult;
   shards?: ShardsResult;
+  localReads?: LocalReadsResult;
+  staleness?: StalenessResult;
+  subscribers?: SubscribersResult;
 }
 
 export interface RunInfo {
@@ -248,6 +254,7 @@ export function renderReport(r: Results, info: RunInfo): string {
   if (r.reads) reportReads(r.reads, row, targets, details, cores);
   if (r.storm) reportStorm(r.storm, row, targets, details, cores);
   if (r.shards) out.push(...reportShards(r.shards, cores));
+  if (r.localReads || r.staleness || r.subscribers) out.push(...reportFeed(r, targets, details));
 
   out.push('');
   out.push('Targets:');
@@ -355,6 +362,50 @@ function reportStorm(s: StormResult, row: Row, targets: string[], details: strin
   details.push(...describeLoad('(5) Redis, second pass', s.redis2, cores, 'redis', 'guilds'));
 }
 
+/** (6), (7), (8): their own table (no baselines). */
+function reportFeed(r: Results, targets: string[], details: string[]): string[] {
+  const out = ['', '| change feed and local cache | figure | target |', '|---|---:|---|'];
+  const q = (xs: Float64Array | undefined, p: number) => (xs && xs.length > 0 ? percentile(xs, p) : Number.NaN);
+  const hot = (name: string, m: HotReads | undefined) =>
+    m ? `${name}: ${f0(m.reads)} reads in ${f2(m.seconds)} s = ${f0(m.reads / m.seconds)} reads/s, ${m.errors} errors; latency p50 ${f3(q(m.latencies, 0.5))}, p99 ${f3(q(m.latencies, 0.99))}, max ${f3(q(m.latencies, 1))} ms` : `${name}: not run`;
+  if (r.localReads) {
+    const l = r.localReads;
+    const p99 = q(l.local?.latencies, 0.99);
+    out.push(`| (6) ${f0(l.members)} members read by ${CFG.readClients} callers in the bot process, local cache: p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.local?.latencies, 0.5))} / ${f3(p99)}`} | p99 ≤ 0.05 ms |`);
+    out.push(`| (6) the same without the local cache (HTTP): p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.http?.latencies, 0.5))} / ${f3(q(l.http?.latencies, 0.99))}`} | |`);
+    targets.push(`- (6) local cache p99 ≤ 0.05 ms: ${f3(p99)} ms → ${check(p99 <= 0.05)}`);
+    if (l.failure) details.push(`- (6) FAILED: ${l.failure}`);
+    details.push(`- (6) ${hot('local cache', l.local)}; ${f0(l.hits ?? Number.NaN)} local hits, ${f0(l.misses ?? Number.NaN)} misses`);
+    details.push(`- (6) ${hot('HTTP', l.http)}`);
+  }
+  if (r.staleness) {
+    const s = r.staleness;
+    const p99 = q(s.staleness, 0.99);
+    out.push(`| (7) another process's local cache after dispatch() resolved, at ${f0(CFG.stalenessRate)} events/s offered: staleness p50 / p99 / max ms | ${s.failure ? 'FAILED' : `${f1(q(s.staleness, 0.5))} / ${f1(p99)} / ${f1(q(s.staleness, 1))}`} | p99 ≤ 50 ms |`);
+    targets.push(`- (7) staleness p99 ≤ 50 ms: ${f1(p99)} ms → ${check(p99 <= 50)}`);
+    if (s.failure) details.push(`- (7) FAILED: ${s.failure}`);
+    details.push(
+      `- (7) ${f0(s.probes)} probes over ${f1(s.seconds)} s, ${s.unseen} not seen before the next update of their member (counted as infinitely stale); background ingest ${f0(s.eventsPerSecond ?? Number.NaN)} events/s acknowledged (${s.backgroundErrors} errors); ` +
+        `the other process reads every 1 ms (a staleness includes up to that period and the read that fetched the new value)`,
+    );
+  }
+  if (r.subscribers) {
+    const runs = r.subscribers.runs;
+    const rate = (n: number) => runs.filter((x) => x.subscribers === n).map((x) => eventsPerSecond(x.measured));
+    const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+    const none = mean(rate(0));
+    const some = mean(rate(CFG.subscriberCount));
+    out.push(`| (8) (1)'s ingest with ${CFG.subscriberCount} change feed subscribers ÷ with none (events/s, mean of ${rate(0).length} runs each) | ${ratio(some, none)} (${f0(some)} vs ${f0(none)}) | ≥ 0.9× |`);
+    targets.push(`- (8) with ${CFG.subscriberCount} subscribers ≥ 0.9× none: ${ratio(some, none)} → ${check(some >= 0.9 * none)}`);
+    if (r.subscribers.failure) details.push(`- (8) FAILED: ${r.subscribers.failure}`);
+    for (const x of runs) {
+      details.push(...describeLoad(`(8) ${x.subscribers} subscribers`, x.measured, os.cpus().length, 'service'));
+      if (x.position !== undefined) details.push(`  - the subscribers' feed position when stopped: ${f0(x.position)} (lowest of them)`);
+    }
+  }
+  return out;
+}
+
 /** The service's failures (a baseline's failure is reported, not fatal). */
 export function serviceFailures(r: Results): string[] {
   const all = [
@@ -365,6 +416,10 @@ export function serviceFailures(r: Results): string[] {
     r.reads?.svcPaced.failure,
     r.reads?.svcHalf?.failure,
     r.storm?.svc1.failure,
+    r.localReads?.failure,
+    r.staleness?.failure,
+    r.subscribers?.failure,
+    ...(r.subscribers?.runs.map((x) => x.measured.failure) ?? []),
     r.storm?.svc2.failure,
     ...(r.shards?.runs.map((x) => x.failure && `(6) ${x.label}: ${x.failure}`) ?? []),
     r.shards?.failover.failure && `(6) failover: ${r.shards.failover.failure}`,

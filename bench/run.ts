@@ -8,6 +8,9 @@
  *   (4) reads.ts: GET a member / a channel over ids that exist, closed loop, then paced;
  *   (5) storm.ts: the startup storm, 5,000 GUILD_CREATEs forwarded in arrays of 50, twice, beside a do-nothing route;
  *   (6) shards.ts: one instance against two on disjoint shards (same load), replica lag under it, lease failover time.
+ *   (7) local-reads.ts: 1,000 members read by 32 callers through the client, with its local cache and without;
+ *   (8) staleness.ts: another process's local cache behind a dispatch() while 5,000 events/s are ingested;
+ *   (9) subscribers.ts: (1)'s ingest with 10 change feed subscribers and with none.
  * Knobs, and BENCH_ONLY to run a subset (e.g. BENCH_ONLY=storm), are in config.ts. Prints a markdown table, the
  * targets, per-workload details and the machine (report.ts). Every loop is bounded in count and time; the
  * children are stopped, the databases dropped and the Redis database flushed at the end, also on error or Ctrl-C.
@@ -19,11 +22,14 @@ import { cleanup, installGuards, profileSummary, serviceOutput, setUp, type Harn
 import { renderReport, serviceFailures, type Results } from './report.js';
 import { arrays } from './workloads/arrays.js';
 import { bigGuild } from './workloads/big-guild.js';
+import { localReads } from './workloads/local-reads.js';
 import { reads } from './workloads/reads.js';
 import { seedAndWarm } from './workloads/seed.js';
 import { shards } from './workloads/shards.js';
 import { single } from './workloads/single.js';
+import { staleness } from './workloads/staleness.js';
 import { storm } from './workloads/storm.js';
+import { subscribers } from './workloads/subscribers.js';
 
 function peakRss(pid: number | undefined): string {
   try {
@@ -41,7 +47,7 @@ async function main(): Promise<boolean> {
   log(`workloads: ${[...CFG.only].join(', ')}`);
   // The naive baseline takes part in every workload but the storm; the 20 small guilds and the warm-up feed (1), (2), (4).
   const h: Harness = await setUp({ naive: (['single', 'arrays', 'big-guild', 'reads'] as const).some(runs), redis: true });
-  if (runs('single') || runs('arrays') || runs('reads')) await seedAndWarm(h);
+  if ((['single', 'arrays', 'reads', 'local-reads', 'staleness', 'subscribers'] as const).some(runs)) await seedAndWarm(h);
 
   const results: Results = {};
   if (runs('single')) results.single = await single(h);
@@ -50,6 +56,9 @@ async function main(): Promise<boolean> {
   if (runs('reads')) results.reads = await reads(h);
   if (runs('storm')) results.storm = await storm(h);
   if (runs('shards')) results.shards = await shards(h);
+  if (runs('local-reads')) results.localReads = await localReads(h);
+  if (runs('staleness')) results.staleness = await staleness(h);
+  if (runs('subscribers')) results.subscribers = await subscribers(h);
 
   const info = {
     machine: h.machine,

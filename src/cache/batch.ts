@@ -17,6 +17,7 @@ import type { Work } from '../db/connect.js';
 import { TABLE_NAMES, describe, type TableName } from '../db/tables.js';
 import { specs, type Row } from '../discord/columns.js';
 import { RowBuffers } from './buffer.js';
+import { ChangeLog } from './changelog.js';
 import { cascadeStatement, retainReach, retainStatement, type SetStatement } from './cascade.js';
 import type { Change, ReactionOp, SnapshotPart } from './changes.js';
 import { plan } from './plan.js';
@@ -64,6 +65,8 @@ export class Batch {
   /** Messages upserted per channel, for retention. */
   readonly messagesByChannel = new Map<string, number>();
   readonly stats: BatchStats = { statements: 0, rows: 0 };
+  /** What the batch changed, for the change feed: the buffers report by-key writes, `runSet` the rest. */
+  readonly log = new ChangeLog();
   /** The bot user seen in READY / USER_UPDATE during this batch. */
   botUserId: string | undefined;
   /** Shard sequence numbers seen in this batch: duplicates are skipped. */
@@ -87,7 +90,7 @@ export class Batch {
     this.botUserId = options.botUserId;
     this.cached = options.cached ?? ALL;
     this.tables = TABLE_NAMES.filter((t) => this.cached.has(t));
-    this.buffers = new RowBuffers(this.tables);
+    this.buffers = new RowBuffers(this.tables, this.log);
     this.snapshots = new Snapshots(options.skipUnchanged ?? true);
     this.sequences = new Sequences(options.shards ?? new Map(), async (shardId) => {
       const row = (await this.read(LOAD_SHARD, [shardId]))[0];
@@ -123,14 +126,19 @@ export class Batch {
   private async runSet(statement: SetStatement, params: unknown[]) {
     if (statement.tables.length === 0) return [];
     await this.flush(statement.tables);
-    return this.exec(statement, params);
+    const deleted = await this.exec(statement, params);
+    this.log.setOperation(statement, params, deleted);
+    return deleted;
   }
 
   /** Runs the deferred retains (one statement per table for the whole batch so far). */
-  private async runDeferred() {
+  async runDeferred() {
     if (this.deferred.empty) return;
     await this.flush(this.deferred.reach());
-    for (const { table, params } of this.deferred.take()) await this.exec(retainStatement(table, this.cached), params);
+    for (const { table, params } of this.deferred.take()) {
+      const statement = retainStatement(table, this.cached);
+      this.log.setOperation(statement, params, await this.exec(statement, params));
+    }
   }
 
   /** Whether a row exists as of now, without flushing. */
@@ -177,20 +185,26 @@ export class Batch {
    * alone, without BEGIN/COMMIT, when nothing else needed a transaction). Large writes: one statement per
    * part and chunk, pipelined (`sendAll`).
    */
-  private async write(phases: S.Part[][], last: boolean) {
+  private async write(phases: S.Part[][], last: boolean, tail?: S.Part): Promise<Record<string, unknown>[]> {
     let rows = 0;
     for (const phase of phases) for (const part of phase) rows += part.rows;
     if (rows < (this.options.pipelineRows ?? PIPELINE_ROWS) && this.inflight.length === 0) {
+      if (tail) phases = phases.length > 0 ? [...phases.slice(0, -1), [...phases[phases.length - 1]!, tail]] : [[tail]];
+      let answer: Record<string, unknown>[] = [];
       for (let i = 0; i < phases.length; i++) {
         const { text, params, name } = S.combine(phases[i]!);
         this.stats.statements++;
-        if (last && i === phases.length - 1) await this.sql.final(text, params, name);
+        if (last && i === phases.length - 1) answer = await this.sql.final(text, params, name);
         else await this.sql.query(text, params, name);
       }
-      return;
+      return answer;
     }
     await this.sendAll(phases);
     await this.settle();
+    if (!tail) return [];
+    const { text, params, name } = S.combine([tail]);
+    this.stats.statements++;
+    return this.sql.final(text, params, name);
   }
 
   /**
@@ -415,6 +429,7 @@ export class Batch {
     if (change.kind === 'removeRole' && this.cached.has('members')) {
       await this.flush(['members']);
       await this.exec(S.STRIP_ROLE, [change.guildId, change.roleId]);
+      this.log.scope('members', { guild_id: change.guildId });
     }
   }
 
@@ -428,9 +443,10 @@ export class Batch {
 
   /**
    * Writes everything still pending. Call once, last: when the batch needed no transaction so far and its
-   * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT).
+   * writes fit one statement, that statement runs on its own (atomic by itself: no BEGIN/COMMIT). `tail`
+   * (the change feed's publication) rides in that last statement, and its rows are returned.
    */
-  async finish() {
+  async finish(tail?: S.Part): Promise<Record<string, unknown>[]> {
     await this.runDeferred();
     const phases = this.drain(this.tables);
     // The shard states and the digests go with the last statement: in the same transaction as what they describe.
@@ -441,7 +457,7 @@ export class Batch {
       if (phases.length === 0) phases.push(ledger);
       else phases[phases.length - 1]!.push(...ledger);
     }
-    await this.write(phases, true);
+    return this.write(phases, true, tail);
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import { specs, type Row } from '../discord/columns.js';
 import type { TableName } from '../db/tables.js';
+import type { ChangeLog } from './changelog.js';
 
 export interface PendingUpdate {
   row: Row;
@@ -41,7 +42,11 @@ export class RowBuffers {
   /** Pending upsert rows this buffer made itself (merges): the others are the changes' own, never mutated. */
   private readonly owned = new WeakSet<Row>();
 
-  constructor(tables: readonly TableName[]) {
+  /** `log` hears of every write, for the change feed (an update is reported as an upsert). */
+  constructor(
+    tables: readonly TableName[],
+    private readonly log?: ChangeLog,
+  ) {
     for (const t of tables) this.buffers.set(t, new TableBuffer());
   }
 
@@ -55,6 +60,7 @@ export class RowBuffers {
   }
 
   upsert(table: TableName, row: Row) {
+    this.log?.row(table, row, 'upsert');
     const b = this.of(table);
     const key = this.keyOf(table, row);
     const pending = b.upserts.get(key);
@@ -75,6 +81,7 @@ export class RowBuffers {
   }
 
   delete(table: TableName, keyRow: Row) {
+    this.log?.row(table, keyRow, 'delete');
     const b = this.of(table);
     const key = this.keyOf(table, keyRow);
     b.upserts.delete(key);
@@ -83,6 +90,7 @@ export class RowBuffers {
   }
 
   update(table: TableName, row: Row, inc: Record<string, number> = {}) {
+    this.log?.row(table, row, 'upsert');
     const b = this.of(table);
     const key = this.keyOf(table, row);
     let pending = b.upserts.get(key);

@@ -24,9 +24,18 @@ const CHANNEL_OWNED = TABLE_NAMES.filter((t) => describe(t).channel !== undefine
 export type CascadeRoot = 'guilds' | 'channels' | 'threads';
 export type RetainTable = 'channels' | 'threads' | 'voice_states';
 
-/** A cascading statement and the tables it writes (flushed before it runs). */
+/** What a set statement does, for the change feed (`changelog.ts`). */
+export type SetOperation = { kind: 'cascade'; root: CascadeRoot } | { kind: 'retain'; table: RetainTable };
+
+/**
+ * A cascading statement and the tables it writes (flushed before it runs). Its rows are the keys it deleted
+ * by key rather than by owner (`t` the table, `id` the key: a user id for voice states, with `g` its guild):
+ * the channels and threads it deleted (their messages and voice states are gone by channel), and a retain's
+ * voice states.
+ */
 export interface SetStatement extends Statement {
   tables: TableName[];
+  op: SetOperation;
 }
 
 interface Ctes {
@@ -34,6 +43,8 @@ interface Ctes {
   /** SQL arrays of the channel ids deleted so far (or given). */
   channelIds: string[];
   tables: TableName[];
+  /** CTEs that return the key they deleted (`id`, and `g` the guild where the key needs it), and their table. */
+  returning: [cte: string, table: TableName, guild?: boolean][];
 }
 
 /** Deletes the rows of the channel tables after `from` whose parent is in `channelIds`, then the channel-owned rows. */
@@ -49,6 +60,7 @@ function cascadeFromChannels(ctes: Ctes, cached: ReadonlySet<TableName>, from: n
     ctes.parts.push(`${name} AS (DELETE FROM ${q(t)} WHERE ${where} RETURNING id)`);
     ctes.channelIds.push(`ARRAY(SELECT id FROM ${name})`);
     ctes.tables.push(t);
+    ctes.returning.push([name, t]);
   }
   for (const t of CHANNEL_OWNED) {
     if (!cached.has(t)) continue;
@@ -62,11 +74,16 @@ function cascadeFromChannels(ctes: Ctes, cached: ReadonlySet<TableName>, from: n
   }
 }
 
-const finish = (key: string, ctes: Ctes): SetStatement => ({
-  name: `dsc_${key}`,
-  text: ctes.parts.length > 0 ? `WITH ${ctes.parts.join(',\n  ')} SELECT 1` : 'SELECT 1',
-  tables: ctes.tables,
-});
+const finish = (key: string, op: SetOperation, ctes: Ctes): SetStatement => {
+  const deleted = ctes.returning.map(([cte, t, g]) => `SELECT '${t}' AS t, id::text AS id, ${g ? 'g::text' : 'NULL::text'} AS g FROM ${cte}`);
+  const select = deleted.length > 0 ? deleted.join(' UNION ALL ') : 'SELECT NULL AS t, NULL AS id, NULL AS g WHERE false';
+  return {
+    name: `dsc_${key}`,
+    text: ctes.parts.length > 0 ? `WITH ${ctes.parts.join(',\n  ')} ${select}` : 'SELECT 1',
+    tables: ctes.tables,
+    op,
+  };
+};
 
 const scopeKey = (cached: ReadonlySet<TableName>) => TABLE_NAMES.filter((t) => cached.has(t)).join('+');
 
@@ -83,7 +100,7 @@ function cachedStatement(key: string, build: () => SetStatement): SetStatement {
  */
 export function cascadeStatement(root: CascadeRoot, cached: ReadonlySet<TableName>): SetStatement {
   return cachedStatement(`cascade_${root}_${scopeKey(cached)}`, () => {
-    const ctes: Ctes = { parts: [], channelIds: [], tables: [] };
+    const ctes: Ctes = { parts: [], channelIds: [], tables: [], returning: [] };
     if (root === 'guilds') {
       const guildOwned = (t: TableName) => {
         const g = describe(t).guild;
@@ -106,7 +123,7 @@ export function cascadeStatement(root: CascadeRoot, cached: ReadonlySet<TableNam
       }
       cascadeFromChannels(ctes, cached, at + 1, () => '');
     }
-    return finish(`cascade_${root}_${built.size}`, ctes);
+    return finish(`cascade_${root}_${built.size}`, { kind: 'cascade', root }, ctes);
   });
 }
 
@@ -121,23 +138,23 @@ export function retainStatement(table: RetainTable, cached: ReadonlySet<TableNam
   return cachedStatement(`retain_${table}_${scopeKey(cached)}`, () => {
     const d = describe(table);
     const guild = `t.${q(d.guild!)} = ANY($1::bigint[])`;
-    const where =
-      table === 'voice_states'
-        ? `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($3::bigint[], $2::bigint[]) AS k(g, u) WHERE k.g = t.guild_id AND k.u = t.user_id)`
-        : `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS k(id) WHERE k.id = t.id)` +
-          (table === 'threads' ? ` AND ($3::bigint[] IS NULL OR t.${q(d.channel!)} = ANY($3::bigint[]))` : '');
-    const ctes: Ctes = { parts: [], channelIds: [], tables: [] };
-    if (!cached.has(table)) return finish(`retain_${table}_${built.size}`, ctes);
+    const voice = table === 'voice_states';
+    const where = voice
+      ? `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($3::bigint[], $2::bigint[]) AS k(g, u) WHERE k.g = t.guild_id AND k.u = t.user_id)`
+      : `${guild} AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS k(id) WHERE k.id = t.id)` +
+        (table === 'threads' ? ` AND ($3::bigint[] IS NULL OR t.${q(d.channel!)} = ANY($3::bigint[]))` : '');
+    const ctes: Ctes = { parts: [], channelIds: [], tables: [], returning: [] };
+    const op: SetOperation = { kind: 'retain', table };
+    if (!cached.has(table)) return finish(`retain_${table}_${built.size}`, op, ctes);
+    const returning = voice ? 'RETURNING user_id AS id, guild_id AS g' : 'RETURNING id';
+    ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} AS t WHERE ${where} ${returning})`);
+    ctes.tables.push(table);
+    ctes.returning.push(['c0', table, voice]);
     if (d.isChannel) {
-      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} AS t WHERE ${where} RETURNING id)`);
       ctes.channelIds.push('ARRAY(SELECT id FROM c0)');
-      ctes.tables.push(table);
       cascadeFromChannels(ctes, cached, CHANNEL_TABLES.indexOf(table) + 1, () => '');
-    } else {
-      ctes.parts.push(`c0 AS (DELETE FROM ${q(table)} AS t WHERE ${where})`);
-      ctes.tables.push(table);
     }
-    return finish(`retain_${table}_${built.size}`, ctes);
+    return finish(`retain_${table}_${built.size}`, op, ctes);
   });
 }
 

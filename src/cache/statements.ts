@@ -37,6 +37,8 @@ export interface Part {
   params: () => unknown[];
   /** Rows written. */
   rows: number;
+  /** A SELECT whose rows the statement returns (the change feed's publication): last in its statement. */
+  returns?: boolean;
 }
 
 /**
@@ -186,7 +188,8 @@ export function deletePart(table: TableName, keys: Row[]): Part {
 
 /**
  * One statement for several parts that touch disjoint rows: data-modifying CTEs all run, once, on the same
- * snapshot. A single part keeps a stable name, so node-postgres prepares it once per connection.
+ * snapshot; a last part that `returns` is the statement's answer. A single part keeps a stable name, so
+ * node-postgres prepares it once per connection.
  */
 export function combine(parts: Part[]): { text: string; params: unknown[]; name?: string } {
   if (parts.length === 1) {
@@ -205,7 +208,7 @@ export function combine(parts: Part[]): { text: string; params: unknown[]; name?
       offset += part.params().length;
       return cte;
     });
-    return `WITH ${ctes.join(', ')} SELECT 1`;
+    return `WITH ${ctes.join(', ')} ${parts[parts.length - 1]!.returns ? `SELECT * FROM w${parts.length - 1}` : 'SELECT 1'}`;
   };
   if (named.size < MAX_NAMED || named.has(key)) {
     const statement = cached(key, build);
@@ -246,13 +249,13 @@ export const STRIP_ROLE: Statement = {
  * Keeps the newest `$2` messages of each channel in `$1`, deleting at most `$3` older ones per channel (the
  * rest go at a later pruning). One bounded index scan per channel, whatever the plan: it walks the `$2`
  * newest entries and the `$3` after them, never the entries of messages deleted earlier (without a vacuum
- * they stay in the index, and an unbounded walk got slower with every pruning). Returns the channel of every
- * deleted message.
+ * they stay in the index, and an unbounded walk got slower with every pruning). Returns every deleted
+ * message and its channel.
  */
 export const PRUNE_MESSAGES = `DELETE FROM messages WHERE id = ANY(ARRAY(
     SELECT old.id FROM unnest($1::bigint[]) AS c(id)
     CROSS JOIN LATERAL (SELECT id FROM messages WHERE channel_id = c.id ORDER BY id DESC OFFSET $2::int LIMIT $3::int) AS old))
-  RETURNING channel_id::text AS channel_id`;
+  RETURNING channel_id::text AS channel_id, id::text AS id`;
 
 /** Reads one column of one row (`$1…` = primary key). */
 export function readColumnStatement(table: TableName, column: string): Statement {

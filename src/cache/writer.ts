@@ -12,6 +12,10 @@
  * route checked when it arrived, but the session (and every lease with it) may have been lost since. A
  * transaction that meets another instance's (a deadlock or serialization failure on the shared `users` rows)
  * is run again, a few times, before the requests get a 503.
+ *
+ * Change feed: what a transaction changed (the batch's `ChangeLog`) is published in it (`hooks.publisher`,
+ * see feed-source.ts), and every request it holds resolves with its feed id. Messages pruned by retention
+ * (housekeeping between transactions) are published with the next transaction, or alone when none follows.
  */
 import type { Database } from '../db/connect.js';
 import { Batch } from './batch.js';
@@ -21,6 +25,10 @@ import type { Sequences, ShardState } from './sequence.js';
 import type { TableName } from '../db/tables.js';
 import { changeCount, type Change } from './changes.js';
 import { RejectedDataError, ShardNotHeldError, UnavailableError, isConflict, isDataError, isUnavailable } from './errors.js';
+
+import type { FeedChange } from './feed-protocol.js';
+import { changeIdOf } from './feed-publish.js';
+import type { Publisher } from './feed-source.js';
 
 /**
  * Runs of a transaction that met a deadlock or serialization failure, in all, before its requests get a 503.
@@ -50,6 +58,8 @@ export interface WriterOptions {
 export interface SubmitResult {
   /** Forwarded events skipped as duplicates (their shard had already applied their sequence number), as `shardId:seq`. */
   duplicates: string[];
+  /** The commit's id in the change feed (none when it changed nothing, or without a feed). */
+  changeId?: number;
 }
 
 export interface CommitInfo {
@@ -65,6 +75,8 @@ export interface WriterHooks {
   onCommit?(info: CommitInfo): void;
   /** A transaction is run again after a deadlock or serialization failure. */
   onConflict?(): void;
+  /** The change feed's publication (none: nothing is published). */
+  publisher?: Publisher;
 }
 
 
@@ -90,6 +102,8 @@ export class Writer {
   private readonly retention: Retention;
   /** Committed shard states (sequence.ts), loaded from the database on first use. */
   private readonly shards = new Map<number, ShardState>();
+  /** Messages pruned and not yet published. */
+  private pruned: FeedChange[] = [];
 
   constructor(
     private readonly db: Pick<Database, 'work' | 'query'>,
@@ -106,7 +120,7 @@ export class Writer {
 
   /**
    * Queues the changes of one request (`weight` = its number of events) and resolves once they are
-   * committed. Rejects with `UnavailableError` when the queue is full or the database unreachable, with
+   * committed (with the commit's feed id, undefined when it changed nothing). Rejects with `UnavailableError` when the queue is full or the database unreachable, with
    * `RejectedDataError` when the database refuses this request's data, and with `ShardNotHeldError` when
    * the lease of one of `shards` (those it writes) is not held when its transaction starts.
    */
@@ -153,9 +167,12 @@ export class Writer {
   private async prune() {
     const due = this.retention.take();
     try {
-      const deleted = await this.db.query<{ channel_id: string }>(PRUNE_MESSAGES, [due, this.retention.limit, PRUNE_MAX_PER_CHANNEL]);
+      const deleted = await this.db.query<{ channel_id: string; id: string }>(PRUNE_MESSAGES, [due, this.retention.limit, PRUNE_MAX_PER_CHANNEL]);
       const perChannel = new Map<string, number>();
-      for (const { channel_id } of deleted) perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
+      for (const { channel_id, id } of deleted) {
+        perChannel.set(channel_id, (perChannel.get(channel_id) ?? 0) + 1);
+        if (this.hooks.publisher) this.pruned.push({ table: 'messages', op: 'delete', key: { id } });
+      }
       this.retention.pruned(perChannel);
     } catch {
       this.retention.failed(due);
@@ -182,6 +199,7 @@ export class Writer {
       // Pruning is housekeeping between transactions, after the answers went out.
       if (this.retention.pending) await this.prune();
       if (this.queue.length > 0) await this.settle(this.take());
+      else if (this.pruned.length > 0) await this.settle([]);
     }
   }
 
@@ -190,19 +208,19 @@ export class Writer {
    * data) is split in halves, each retried as a group: the requests beside a bad one still commit together,
    * k bad requests among n cost about 2k·log2(n) transactions instead of n, and the order is kept.
    */
-  private async settle(jobs: Job[], attempt = 1): Promise<void> {
-    jobs = this.admit(jobs);
-    if (jobs.length === 0) return;
+  private async settle(given: Job[], attempt = 1): Promise<void> {
+    const jobs = this.admit(given);
+    if (jobs.length === 0 && given.length > 0) return; // every one refused (no job at all: pruned messages to publish)
     try {
-      await this.commit(jobs);
-      for (const j of jobs) j.resolve({ duplicates: j.duplicates });
+      const changeId = await this.commit(jobs);
+      for (const j of jobs) j.resolve(changeId === undefined ? { duplicates: j.duplicates } : { duplicates: j.duplicates, changeId });
     } catch (err) {
       if (isConflict(err) && attempt < CONFLICT_ATTEMPTS) {
         this.hooks.onConflict?.();
         await new Promise((r) => setTimeout(r, attempt * (5 + Math.random() * 20)));
         return this.settle(jobs, attempt + 1);
       }
-      if (jobs.length === 1 || isUnavailable(err)) {
+      if (jobs.length <= 1 || isUnavailable(err)) {
         for (const j of jobs) j.reject(this.classify(err));
         return;
       }
@@ -230,13 +248,17 @@ export class Writer {
     return err;
   }
 
-  private async commit(jobs: Job[]) {
+  /** Applies and commits the jobs in one transaction; returns its feed id. */
+  private async commit(jobs: Job[]): Promise<number | undefined> {
     const started = performance.now();
     let changes = 0;
     let events = 0;
     let botUserId = this.botUserId;
     let inserted: Map<string, number> | undefined;
     let sequences: Sequences | undefined;
+    const publisher = this.hooks.publisher;
+    const pruned = this.pruned;
+    let published: { id: number; changes: FeedChange[] } | undefined;
     const stats = await this.db.work(async (work) => {
       const batch = new Batch(work, {
         botUserId,
@@ -259,13 +281,19 @@ export class Writer {
         }
         job.duplicates = batch.sequences.duplicates.slice(before);
       }
-      await batch.finish();
+      await batch.runDeferred(); // the retains' deletes belong in the feed too
+      batch.log.add(pruned);
+      const feed = publisher && !batch.log.empty ? batch.log.changes() : undefined;
+      const answer = await batch.finish(feed && publisher?.part(feed));
+      if (feed) published = { id: changeIdOf(answer), changes: feed };
       botUserId = batch.botUserId;
       inserted = batch.messagesByChannel;
       return batch.stats;
     });
     this.botUserId = botUserId;
     sequences?.commit();
+    if (this.pruned === pruned) this.pruned = [];
+    if (published) publisher?.committed(published.id, published.changes);
     if (inserted) this.retention.counted(inserted);
     this.hooks.onCommit?.({
       requests: jobs.length,
@@ -275,5 +303,6 @@ export class Writer {
       rows: stats.rows,
       seconds: (performance.now() - started) / 1000,
     });
+    return published?.id;
   }
 }

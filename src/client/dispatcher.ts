@@ -31,6 +31,8 @@ export interface DispatcherOptions {
   batchDelayMs: number;
   maxQueued: number;
   maxBatchBytes: number;
+  /** Told the change feed id of each committed batch (`x-change-id`), before its events resolve. */
+  onCommitted?: ((changeId: number | undefined) => void) | undefined;
 }
 
 export interface DispatchStats {
@@ -196,7 +198,10 @@ export class Dispatcher {
       try {
         this.counters.requests++;
         answer = await this.transport.send('POST', DISPATCH_PATH, body);
-        if (answer.status >= 200 && answer.status < 300) return this.settle(entries);
+        if (answer.status >= 200 && answer.status < 300) {
+          this.options.onCommitted?.(answer.changeId);
+          return this.settle(entries);
+        }
         error = answerError(answer, 'POST', DISPATCH_PATH);
       } catch (err) {
         if (this.transport.lifetime.signal.aborted) return this.settle(entries, destroyedError(err));

@@ -38,6 +38,8 @@ export interface Answer {
   body: unknown;
   /** From `Retry-After` (seconds or an HTTP date), in ms. */
   retryAfterMs: number | undefined;
+  /** From `x-change-id`: the change feed id of the commit that applied a write. */
+  changeId?: number | undefined;
 }
 
 export type Query = Record<string, string | number | bigint | undefined>;
@@ -107,7 +109,8 @@ export function answerError(answer: Answer, method: string, path: string): Cache
 
 export class Transport {
   private readonly base: string;
-  private readonly headers: Record<string, string>;
+  /** Sent with every request (the token, the caller's extra headers). */
+  readonly headers: Record<string, string>;
 
   constructor(
     readonly options: TransportOptions,
@@ -123,7 +126,8 @@ export class Transport {
    * One HTTP exchange. Resolves with any HTTP answer (also 4xx/5xx); rejects with a `CacheError` of status 0
    * when no answer came back (refused, reset, timeout, client destroyed).
    */
-  async send(method: string, path: string, body?: string, query?: Query): Promise<Answer> {
+  /** The URL of `path` (below the base URL) with `query`. */
+  url(path: string, query?: Query): string {
     let url = this.base + path;
     if (query) {
       const params = new URLSearchParams();
@@ -131,6 +135,11 @@ export class Transport {
       const qs = params.toString();
       if (qs) url += `?${qs}`;
     }
+    return url;
+  }
+
+  async send(method: string, path: string, body?: string, query?: Query): Promise<Answer> {
+    const url = this.url(path, query);
     const headers = body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' };
     const signal = AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(this.options.timeoutMs)]);
     let res: Response;
@@ -153,7 +162,13 @@ export class Transport {
     } else if (text === '') {
       parsed = undefined;
     }
-    return { status: res.status, body: parsed, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+    const changeId = Number(res.headers.get('x-change-id') ?? Number.NaN);
+    return {
+      status: res.status,
+      body: parsed,
+      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      ...(Number.isSafeInteger(changeId) && changeId > 0 ? { changeId } : {}),
+    };
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * Typed client of discord-state-cache (`import { CacheClient } from 'discord-state-cache/client'`).
  *
- * Self-contained: only Node's global `fetch` (and `node:fs` for the `record` option) at run time, and type-only
+ * Self-contained: only Node's global `fetch` (`node:fs` for the `record` option, `node:http(s)` for the change
+ * feed of the `localCache` option, and the pure `cache/feed-protocol.ts` and `cache/permissions.ts`) at run time, and type-only
  * imports of `@discordeno/types`, so it can be imported by a bot without pulling in the service (Fastify,
  * Drizzle, pg).
  *
@@ -21,7 +22,10 @@ import type { BigString, DiscordGatewayPayload } from '@discordeno/types';
 import type { TableName } from '../db/tables.js';
 import { Dispatcher, type DispatchStats } from './dispatcher.js';
 import { CacheError } from './errors.js';
+import { FeedConnection } from './feed.js';
 import { Transport, answerError, toJson, type Answer, type Query, type RetryInfo } from './http.js';
+import { LocalCache, type LocalCacheStats } from './local-cache.js';
+import { localPermissions } from './permissions.js';
 import { Recorder } from './recorder.js';
 import { resources, type Resources } from './resources.js';
 import { RoutedDispatcher, RoutedRequests, ShardMap } from './router.js';
@@ -30,6 +34,7 @@ import { TrackedEvents } from './tracked.js';
 export { CacheError } from './errors.js';
 export type { DispatchStats } from './dispatcher.js';
 export type { RetryInfo } from './http.js';
+export type { LocalCacheStats } from './local-cache.js';
 
 /** What the gateway workers of a Discordeno big bot forward to the event handler. */
 export interface GatewayForward {
@@ -107,6 +112,14 @@ export interface CacheClientOptions {
    * path throws here) and written out by `close()`, which rejects if a write failed.
    */
   record?: string | undefined;
+  /**
+   * Keep `get()` answers in this process (an LRU of `maxEntries` objects, default 10,000), kept fresh by the
+   * service's change feed (`GET /v1/changes`, which the client subscribes to): reads of hot objects answer
+   * in microseconds. Served only while the feed is connected; after `dispatch()`, `put()` or `delete()`
+   * resolves, reads go to the service until the feed has passed that write; `permissions()` is computed
+   * locally. Objects served from it are frozen (shared by every caller). See the README, "Local cache".
+   */
+  localCache?: { maxEntries?: number } | undefined;
   dispatch?: {
     /** Events per request at most (default 500). */
     batchSize?: number;
@@ -153,6 +166,8 @@ export class CacheClient {
   private readonly recorder: Recorder | undefined;
   private readonly tracked: TrackedEvents;
   private readonly sendUntracked: boolean;
+  private readonly local: LocalCache | undefined;
+  private readonly feed: FeedConnection | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: CacheClientOptions) {
@@ -179,12 +194,18 @@ export class CacheClient {
         lifetime,
       );
     this.transports = urls.map(transport);
+    if (options.localCache) {
+      // Every instance serves every change: the feed comes from the first.
+      this.local = new LocalCache(options.localCache.maxEntries ?? 10_000);
+      this.feed = new FeedConnection(this.transports[0]!, this.local);
+    }
     const batchSize = options.dispatch?.batchSize ?? 500;
     const dispatchOptions = {
       batchSize,
       batchDelayMs: options.dispatch?.batchDelayMs ?? 5,
       maxQueued: options.dispatch?.maxQueued ?? Math.max(10_000, batchSize),
       maxBatchBytes: options.dispatch?.maxBatchBytes ?? 8 * 1024 * 1024,
+      onCommitted: (changeId: number | undefined) => this.local?.written(changeId),
     };
     if (this.transports.length === 1) {
       this.http = this.transports[0]!;
@@ -200,12 +221,13 @@ export class CacheClient {
     Object.assign(
       this,
       resources({
-        getOne: (path) => this.getOne(path),
+        getOne: (table, ids, path) => (this.local ? this.local.get(table, ids, () => this.getOne(path(), true)) : this.getOne(path())),
         put: (path, body) => this.put(path, body),
         remove: (path) => this.remove(path),
         list: (path, query) => this.list(path, query),
       }),
     );
+    this.feed?.start();
   }
 
   // ---- resources: see resources.ts (one group per table, from the table descriptors) ----
@@ -215,6 +237,19 @@ export class CacheClient {
    * uses; the wire format is a decimal string). `undefined` when the guild, member or channel is not cached.
    */
   async permissions(guildId: BigString, userId: BigString, channelId?: BigString): Promise<bigint | undefined> {
+    if (this.local?.serving) {
+      return localPermissions(
+        {
+          guild: (id) => this.guilds.get(id),
+          member: (g, u) => this.members.get(g, u),
+          channel: (id) => this.channels.get(id),
+          thread: (id) => this.threads.get(id),
+        },
+        guildId,
+        userId,
+        channelId,
+      );
+    }
     const path = `${memberPath(guildId, userId)}/permissions`;
     const query = channelId === undefined ? undefined : { channel_id: channelId };
     const answer = await this.http.request('GET', path, this.attempts, undefined, query);
@@ -291,6 +326,11 @@ export class CacheClient {
     return this.dispatcher.stats;
   }
 
+  /** The local cache's state and counters (undefined without `localCache`). */
+  get localCacheStats(): LocalCacheStats | undefined {
+    return this.local?.stats;
+  }
+
   /**
    * Refuses new dispatches, delivers everything already dispatched, then stops. With `timeoutMs`, whatever is
    * still not committed when it runs out is rejected (`destroy()`); without, it waits as long as it takes.
@@ -307,6 +347,7 @@ export class CacheClient {
         clearTimeout(timer);
         if (outcome === 'timeout') this.destroy();
       }
+      this.feed?.close();
       await this.recorder?.end();
     })();
     return this.closing;
@@ -314,6 +355,7 @@ export class CacheClient {
 
   /** Stops at once: aborts requests and retries, rejects every event not yet committed. */
   destroy() {
+    this.feed?.close();
     void this.recorder?.end().catch(() => {}); // what was recorded stays in the file
     this.dispatcher.abandon(new CacheError('the client was destroyed before the event was committed', 0, 'POST', '/v1/dispatch'));
     this.transports[0]!.lifetime.abort(new Error('CacheClient destroyed')); // shared by every transport
@@ -321,20 +363,27 @@ export class CacheClient {
 
   // ---- plumbing ----
 
-  private async getOne<T>(path: string): Promise<T | undefined> {
-    const answer = await this.http.request('GET', path, this.attempts);
+  /** `primary`: the local cache's fills read the primary (a replica may lag behind the change feed). */
+  private async getOne<T>(path: string, primary = false): Promise<T | undefined> {
+    const answer = await this.http.request('GET', path, this.attempts, undefined, primary ? { consistency: 'primary' } : undefined);
     if (isNotCached(answer.status, answer.body)) return undefined;
     return this.expect<T>(answer, 'GET', path);
   }
 
   private async put<T>(path: string, body: unknown): Promise<T> {
     const answer = await this.http.request('PUT', path, this.attempts, body === undefined ? undefined : toJson(body));
-    return this.expect<T>(answer, 'PUT', path);
+    return this.expect<T>(this.written(answer), 'PUT', path);
   }
 
   private async remove(path: string): Promise<void> {
     const answer = await this.http.request('DELETE', path, this.attempts);
-    this.expect<unknown>(answer, 'DELETE', path);
+    this.expect<unknown>(this.written(answer), 'DELETE', path);
+  }
+
+  /** A write's answer: the local cache reads through until the feed has passed its commit. */
+  private written(answer: Answer): Answer {
+    this.local?.written(answer.changeId);
+    return answer;
   }
 
   private async list<T>(path: string, query: Query): Promise<T[]> {

@@ -54,7 +54,8 @@ export type Resources = { [N in TableName as Tables[N]['client']]: ResourceClien
 
 /** What the groups need from the client. */
 export interface ResourceTransport {
-  getOne(path: string): Promise<unknown>;
+  /** One object of `table` by the ids of its route (the local cache keys it by them); `path` is built on demand. */
+  getOne(table: TableName, ids: readonly unknown[], path: () => string): Promise<unknown>;
   put(path: string, body: unknown): Promise<unknown>;
   remove(path: string): Promise<void>;
   list(path: string, query: Record<string, string | number | bigint | undefined>): Promise<unknown[]>;
@@ -98,7 +99,7 @@ function group(t: ResourceTransport, table: TableName): Record<string, (...args:
   const d = TABLES[table];
   const n = paramCount(d.one.path);
   const methods: Record<string, (...args: unknown[]) => unknown> = {
-    get: (...ids) => t.getOne(API + fillPath(d.one.path, ids)),
+    get: (...ids) => t.getOne(table, ids, () => API + fillPath(d.one.path, ids)),
     put: (...args) => t.put(API + fillPath(d.one.path, args.slice(0, n)), args[n]),
     delete: (...ids) => t.remove(API + fillPath(d.one.path, ids)),
   };

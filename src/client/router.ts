@@ -405,6 +405,7 @@ export class RoutedDispatcher {
     }
     if (!error) {
       this.limit.delete(d);
+      this.options.onCommitted?.(answer?.changeId);
       for (const e of batch) this.settle(e);
       return;
     }

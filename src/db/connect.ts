@@ -16,6 +16,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { listen, type ListenHandlers, type Listener } from './listen.js';
 import * as schema from './schema.js';
 
 /** The generated migrations, shipped with the package (`drizzle/` at the package root). */
@@ -67,6 +68,8 @@ export interface Database extends Sql {
   ping(): Promise<void>;
   /** Migrations in `drizzle/` not yet applied to this database. */
   pendingMigrations(): Promise<string[]>;
+  /** PostgreSQL only: LISTEN on `channel` over a connection of its own (see `listen.ts`). */
+  listen?(channel: string, handlers: ListenHandlers): Promise<Listener>;
   close(): Promise<void>;
 }
 
@@ -254,6 +257,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       await pool.query('select 1');
     },
     pendingMigrations: () => pending({ query }),
+    listen: (channel, handlers) => listen(options.url, channel, handlers),
     close: () => pool.end(),
   };
 

@@ -28,6 +28,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -324,6 +325,12 @@ export const shardWriters = pgTable('shard_writers', {
   session_started: timestamp('session_started', { withTimezone: true, mode: 'string' }),
   started_at: timestamp('started_at', { withTimezone: true, mode: 'string' }).notNull().default(sql`now()`),
 });
+
+/**
+ * The ids of the change feed (`GET /v1/changes`): every commit that changed something takes the next value in
+ * its own transaction. One sequence for every instance on the database, so ids are comparable across them.
+ */
+export const changeFeedIds = pgSequence('change_feed_id');
 
 /** Every cache table by its SQL name. */
 export const tables = {

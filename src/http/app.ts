@@ -5,6 +5,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RequestPayload } from 'fastify';
+import { Feed, type FeedOptions } from '../cache/feed.js';
+import { startFeedSource } from '../cache/feed-source.js';
 import { Reads } from '../cache/reads.js';
 import { Vacuum } from '../cache/vacuum.js';
 import { Writer } from '../cache/writer.js';
@@ -20,8 +22,11 @@ import { registerDocs } from './docs.js';
 import { HttpError, registerErrorHandler } from './errors.js';
 import { Metrics } from './metrics.js';
 import { AJV_OPTIONS } from './schemas.js';
+import { StatusSampler } from './status.js';
+import { changesRoutes, type ChangesOptions } from './routes/changes.js';
 import { dispatchRoutes } from './routes/dispatch.js';
 import { operationsRoutes } from './routes/operations.js';
+import { pageRoutes } from './routes/page.js';
 import { permissionsRoutes } from './routes/permissions.js';
 import { resourceRoutes } from './routes/resources.js';
 import { shardsRoutes } from './routes/shards.js';
@@ -63,6 +68,8 @@ export interface AppOptions {
     /** How often a standby tries to take its shards (ms, default 1 000). */
     pollMs?: number;
   };
+  /** The change feed's window and subscriber limits (defaults in cache/feed.ts and http/routes/changes.ts). */
+  feed?: FeedOptions & ChangesOptions;
 }
 
 export type { FastifyInstance };
@@ -125,6 +132,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     throw new StartupError('shard leases need PostgreSQL: the embedded database belongs to one process, which writes every shard');
   }
   const leases = options.shardLeases && (await Leases.start({ ...options.shardLeases, log: app.log }));
+  const feed = new Feed(options.feed);
+  const feedSource = await startFeedSource(options.db, feed, app.log);
   const writer = new Writer(
     leases ? leases.target : options.db,
     {
@@ -143,6 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         vacuum.written();
       },
       onConflict: () => metrics.conflictRetries.inc(),
+      publisher: feedSource.publisher,
     },
   );
   if (leases) {
@@ -166,6 +176,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     deleteOfflinePresences: options.deleteOfflinePresences ?? false,
     cached,
+    feed,
+    status: new StatusSampler({ metrics, writer, feed, reads, cached }),
   };
   app.decorate('cache', ctx);
 
@@ -188,10 +200,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
+  // Change feed streams never end by themselves: end them, or closing would wait for them.
+  app.addHook('preClose', async () => {
+    ctx.status.stop();
+    feed.stop();
+  });
   // Everything accepted is committed before the process lets go of the database.
   app.addHook('onClose', async () => {
     await vacuum.stop();
     await writer.close();
+    await feedSource.close();
     await leases?.close(); // after the last commit: a standby takes the shards over
     await replica?.close();
   });
@@ -207,6 +225,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerDocs(app);
 
   operationsRoutes(app, ctx);
+  pageRoutes(app);
   // Every cache route lives in the /v1 scope, and its token check hangs on the scope: it runs for every route
   // the router matched there, whatever spelling of the URL reached it (`/%761/stats` is routed to /v1/stats).
   await app.register(
@@ -218,6 +237,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       eventsRoutes(v1);
       resourceRoutes(v1, ctx);
       permissionsRoutes(v1, ctx);
+      changesRoutes(v1, ctx, options.feed);
     },
     { prefix: '/v1' },
   );

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Feed } from '../cache/feed.js';
 import type { Reads } from '../cache/reads.js';
 import type { Writer } from '../cache/writer.js';
 import type { Database } from '../db/connect.js';
@@ -6,6 +7,7 @@ import type { TableName } from '../db/tables.js';
 import type { Leases } from '../db/leases.js';
 import type { Replica } from '../db/replica.js';
 import type { Metrics } from './metrics.js';
+import type { StatusSampler } from './status.js';
 
 /** What route plugins get from the app. */
 export interface RouteContext {
@@ -23,4 +25,8 @@ export interface RouteContext {
   deleteOfflinePresences: boolean;
   /** The tables in the cache scope (CACHE_TABLES). */
   cached: ReadonlySet<TableName>;
+  /** The change feed this instance serves (`GET /v1/changes`). */
+  feed: Feed;
+  /** The status page's figures (`stats` events). */
+  status: StatusSampler;
 }

@@ -42,6 +42,7 @@ export async function registerDocs(app: FastifyInstance) {
         { name: 'ingest', description: 'Gateway events in' },
         ...TABLE_NAMES.map((t) => ({ name: TABLES[t].tag })),
         { name: 'computed', description: 'Permissions and statistics' },
+        { name: 'feed', description: 'What each commit changed, as server-sent events' },
         { name: 'operations', description: 'Health, readiness, metrics (no token)' },
       ],
     },

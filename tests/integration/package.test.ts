@@ -1,7 +1,7 @@
 /**
  * The package as people install it: `npm pack` (prepack builds dist/), `npm install <tarball>` into an empty
  * project, then the installed `discord-state-cache` bin run with plain node: serve on the embedded default,
- * replay and stats against it, migrate a fresh PostgreSQL database. About a minute (build, install).
+ * the status page, replay and stats against it, migrate a fresh PostgreSQL database. About a minute (build, install).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,7 +53,7 @@ describe('npm pack → npm install → npx discord-state-cache', () => {
     exec('npx', ['discord-state-cache', ...args], { cwd: project, env: cleanEnv(env) });
 
   it('ships dist/ (built by prepack) and drizzle/, not the sources; installs without tsx or drizzle-kit', () => {
-    for (const f of ['dist/cli/index.js', 'dist/main.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'drizzle/meta/_journal.json', 'package.json']) {
+    for (const f of ['dist/cli/index.js', 'dist/main.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'drizzle/meta/_journal.json', 'page/index.html', 'page/status.js', 'package.json']) {
       expect(packed).toContain(f);
     }
     expect(packed.filter((f) => f.endsWith('.sql')).length).toBeGreaterThan(0);
@@ -73,7 +73,7 @@ describe('npm pack → npm install → npx discord-state-cache', () => {
     expect(stdout.trim()).toBe('function function');
   });
 
-  it('serve on the embedded database (DATA_DIR): /health, /ready, /docs/json; replay and stats against it; SIGTERM', async () => {
+  it('serve on the embedded database (DATA_DIR): /health, /ready, /docs/json, the status page; replay and stats against it; SIGTERM', async () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'data');
     const url = `http://127.0.0.1:${port}`;
@@ -99,6 +99,10 @@ describe('npm pack → npm install → npx discord-state-cache', () => {
       // docs.ts reads the version from the installed package.json.
       expect(((await (await fetch(`${url}/docs/json`)).json()) as { info: { version: string } }).info.version).toBe(version);
       expect(existsSync(path.join(dataDir, 'cache.lock'))).toBe(true);
+      // The status page, from the package's page/ folder.
+      const page = await fetch(`${url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script src="status.js"');
 
       const events = path.join(tmp, 'events.ndjson');
       writeFileSync(

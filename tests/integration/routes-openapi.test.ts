@@ -6,6 +6,10 @@ import { makeApp } from '../helpers/app.js';
 import { createPglite } from '../helpers/db.js';
 
 const ROUTES: Record<string, string[]> = {
+  '/': ['get'],
+  '/status.js': ['get'],
+  '/status.css': ['get'],
+  '/v1/changes': ['get'],
   '/health': ['get'],
   '/ready': ['get'],
   '/metrics': ['get'],

@@ -38,7 +38,7 @@ const statementsOf = (cached: ReadonlySet<TableName>): [keyof typeof OWNED, SetS
 
 /** `DELETE FROM "t" WHERE …` of each CTE, by table. */
 function deletes(s: SetStatement): Map<string, string> {
-  return new Map([...s.text.matchAll(/DELETE FROM "(\w+)"(?: AS t)? WHERE (.*?)(?: RETURNING id)?\)(?:,|\s+SELECT 1)/g)].map((m) => [m[1]!, m[2]!]));
+  return new Map([...s.text.matchAll(/DELETE FROM "(\w+)"(?: AS t)? WHERE (.*?)(?: RETURNING [\w ,]+)?\)(?:,|\s+SELECT )/g)].map((m) => [m[1]!, m[2]!]));
 }
 
 describe('cascade and retain statements, for every cache scope', () => {

@@ -14,6 +14,14 @@ export const EXPAND_MEMBERS = 5_000;
 
 const idsOf = (changes: Change[], table: 'channels' | 'threads') =>
   changes.flatMap((c) => (c.kind === 'upsert' && c.table === table ? [String(c.row.id)] : []));
+/**
+ * The user rows out of a part's changes: users are shared by every guild, so they are written every time (in
+ * their order), and a part's digest speaks only for its own guild's rows.
+ */
+function withoutUsers(changes: Change[], users: Change[]): Change[] {
+  return changes.filter((c) => (c.kind === 'upsert' && c.table === 'users' ? (users.push(c), false) : true));
+}
+
 const userIdsOf = (changes: Change[]) =>
   changes.flatMap((c) => (c.kind === 'upsert' && c.table === 'voice_states' ? [String(c.row.user_id)] : []));
 
@@ -51,9 +59,10 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
     const keep = [...idsOf(channels, 'threads'), ...idsOf(threads, 'threads')];
     parts.push({ name: 'threads', digest: digest(d.threads), changes: [{ kind: 'retain', table: 'threads', guildId: id, keep }, ...threads] });
   }
+  const users: Change[] = [];
   if (d.voice_states != null) {
     const retain: Change = { kind: 'retain', table: 'voice_states', guildId: id, keep: userIdsOf(voiceStates) };
-    parts.push({ name: 'voice_states', digest: digest(d.voice_states), changes: [retain, ...voiceStates] });
+    parts.push({ name: 'voice_states', digest: digest(d.voice_states), changes: [retain, ...withoutUsers(voiceStates, users)] });
   }
   const changes: Change[] = [{ kind: 'snapshot', guildId: id, parts }];
   // Members and presences are NOT complete (large guilds, intents): never delete because they are missing.
@@ -61,7 +70,7 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
   if (members && members.length > EXPAND_MEMBERS) {
     // A giant guild: its members are mapped as the writer applies them (see `expand` in changes.ts), and
     // always written (a digest of 100,000 members would cost more than it saves).
-    changes.push({
+    changes.push(...users.splice(0), {
       kind: 'expand',
       size: members.length * 2,
       *changes() {
@@ -69,15 +78,17 @@ export const GUILD_CREATE: EventMapper = (d, ctx) => {
       },
     });
   } else if (members) {
-    parts.push({ name: 'members', digest: digest(members), changes: members.flatMap((m, i) => memberWithUserChanges(m, id, `${path}.members[${i}]`)) });
+    const mapped = members.flatMap((m, i) => memberWithUserChanges(m, id, `${path}.members[${i}]`));
+    parts.push({ name: 'members', digest: digest(members), changes: withoutUsers(mapped, users) });
   }
   const presences = optionalArrayAt(d.presences, `${path}.presences`);
   if (presences) {
     const mapped = presences.flatMap((p, i) => presenceChanges(p, id, `${path}.presences[${i}]`, ctx.deleteOfflinePresences));
     // After the members, as Discord lists them (a presence's partial user merges over the member's user).
-    if (changes.length > 1) changes.push(...mapped);
-    else parts.push({ name: 'presences', digest: digest([presences, ctx.deleteOfflinePresences]), changes: mapped });
+    if (members && members.length > EXPAND_MEMBERS) changes.push(...mapped);
+    else parts.push({ name: 'presences', digest: digest([presences, ctx.deleteOfflinePresences]), changes: withoutUsers(mapped, users) });
   }
+  changes.push(...users);
   return changes;
 };
 

@@ -6,6 +6,7 @@ import { KNOWN_EVENTS, mapDispatch } from '../../cache/events/index.js';
 import { eventShard } from '../../cache/shards.js';
 import { PayloadError } from '../../discord/errors.js';
 import type { RouteContext } from '../context.js';
+import { setChangeId } from '../change-id.js';
 import { putResponses } from '../schemas.js';
 import { explainNotHeld, requireLeases } from './shards.js';
 
@@ -39,7 +40,7 @@ const KNOWN_OPCODES: ReadonlySet<string> = new Set([1, 2, 3, 4, 6, 7, 8, 9, 10, 
 export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
   const options = { deleteOfflinePresences: ctx.deleteOfflinePresences };
 
-  app.post('/dispatch', { schema }, async (request) => {
+  app.post('/dispatch', { schema }, async (request, reply) => {
     const body = request.body;
     const items = Array.isArray(body) ? body : [body];
     if (body === undefined || body === null) throw new PayloadError('body', 'is required (a gateway payload or an array of them)');
@@ -61,7 +62,11 @@ export function dispatchRoutes(app: FastifyInstance, ctx: RouteContext) {
         else for (const c of mapped.changes) changes.push(c);
       }
       requireLeases(ctx, shards);
-      if (changes.length > 0) ({ duplicates } = await ctx.writer.submit(changes, tracked, [...shards]));
+      if (changes.length > 0) {
+        const result = await ctx.writer.submit(changes, tracked, [...shards]);
+        duplicates = result.duplicates;
+        setChangeId(reply, result.changeId);
+      }
     } catch (err) {
       if (err instanceof UnavailableError || isUnavailable(err)) ctx.metrics.totals.unavailable++;
       else if (err instanceof ShardNotHeldError) ctx.metrics.totals.misdirected++;

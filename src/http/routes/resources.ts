@@ -14,6 +14,7 @@ import type { Reads } from '../../cache/reads.js';
 import { TABLE_NAMES, describe, type ListRoute, type TableName } from '../../db/tables.js';
 import type { Row } from '../../discord/columns.js';
 import type { DiscordObject } from '../../discord/shape.js';
+import { setChangeId } from '../change-id.js';
 import type { RouteContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { bodyObject, matchesPath } from '../params.js';
@@ -83,13 +84,13 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
         response: putResponses(one(d.object)),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       requireCached(ctx, table);
       const key = keyOf(request.params);
       const body = d.emptyBody && request.body === undefined ? {} : bodyObject(request.body);
       for (const column of Object.values(columnOf)) matchesPath(body, column, String(key[column]));
       const changes = all.put(body, key);
-      await leased(ctx, () => resourceShards(ctx, table, key, body), (shards) => ctx.writer.submit(changes, 1, shards));
+      setChangeId(reply, (await leased(ctx, () => resourceShards(ctx, table, key, body), (shards) => ctx.writer.submit(changes, 1, shards))).changeId);
       return read(ctx.reads, request.params); // the primary: what was just stored
     },
   );
@@ -101,7 +102,7 @@ function resource(app: FastifyInstance, ctx: RouteContext, table: TableName, rul
       requireCached(ctx, table);
       const key = keyOf(request.params);
       const changes = await all.remove(ctx.reads, key);
-      if (changes.length > 0) await leased(ctx, () => resourceShards(ctx, table, key, undefined), (shards) => ctx.writer.submit(changes, 1, shards));
+      if (changes.length > 0) setChangeId(reply, (await leased(ctx, () => resourceShards(ctx, table, key, undefined), (shards) => ctx.writer.submit(changes, 1, shards))).changeId);
       return reply.code(204).send();
     },
   );
@@ -141,11 +142,11 @@ function listRoute(app: FastifyInstance, ctx: RouteContext, table: TableName, ro
 }
 
 /** A write of the shards `shardsOf` names: 421 unless this instance holds them (TOTAL_SHARDS), else `write`. */
-async function leased(ctx: RouteContext, shardsOf: () => Promise<number[]>, write: (shards: number[]) => Promise<unknown>) {
+async function leased<T>(ctx: RouteContext, shardsOf: () => Promise<number[]>, write: (shards: number[]) => Promise<T>): Promise<T> {
   try {
     const shards = await shardsOf();
     requireLeases(ctx, shards);
-    await write(shards);
+    return await write(shards);
   } catch (err) {
     throw await explainNotHeld(ctx, err);
   }
