@@ -24,7 +24,7 @@ function num(name: string, fallback: number): number {
 }
 
 /** The workloads in the order they run. */
-export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm', 'shards', 'local-reads', 'staleness', 'subscribers'] as const;
+export const WORKLOADS = ['single', 'arrays', 'big-guild', 'reads', 'storm', 'shards', 'local-reads', 'staleness', 'subscribers', 'scope'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 /** `BENCH_ONLY`, checked: an unknown name is an error, not a silent empty run. */

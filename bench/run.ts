@@ -30,6 +30,7 @@ import { single } from './workloads/single.js';
 import { staleness } from './workloads/staleness.js';
 import { storm } from './workloads/storm.js';
 import { subscribers } from './workloads/subscribers.js';
+import { scope } from './workloads/scope.js';
 
 function peakRss(pid: number | undefined): string {
   try {
@@ -59,6 +60,7 @@ async function main(): Promise<boolean> {
   if (runs('local-reads')) results.localReads = await localReads(h);
   if (runs('staleness')) results.staleness = await staleness(h);
   if (runs('subscribers')) results.subscribers = await subscribers(h);
+  if (runs('scope')) results.scope = await scope(h);
 
   const info = {
     machine: h.machine,

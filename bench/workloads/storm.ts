@@ -7,6 +7,7 @@
  * After each pass the service's rows for the storm's guilds and users are counted against what was sent. The
  * Redis baseline takes the same two passes (and the same check).
  */
+import { CacheClient } from '../../src/client/index.js';
 import { CFG, log } from '../config.js';
 import { countMismatches, guildSetCounts, type GuildSetCounts } from '../db.js';
 import { f0 } from '../format.js';
@@ -33,6 +34,41 @@ export interface StormResult {
   redisCheck2: string[];
   /** used_memory of redis-server after the passes. */
   redisMemory?: string;
+  /**
+   * The latency the cache adds to an INTERACTION_CREATE handler wired as in examples/event-handler.ts
+   * (`await cache.dispatch(packet)`, then the bot's handlers) during the first pass: ms per probe.
+   */
+  interaction?: number[];
+}
+
+/**
+ * Every `everyMs`, an INTERACTION_CREATE forwarded through the typed client the way the example's handler
+ * does (`await cache.dispatch({ payload, shardId })` before running the bot's handlers), timing the await.
+ * The client learned the tracked events first (GET /v1/events), as it does at its first dispatch.
+ */
+async function interactionProbe(port: number, everyMs: number): Promise<{ stop(): Promise<number[]> }> {
+  const cache = new CacheClient({ url: `http://127.0.0.1:${port}` });
+  await cache.learnTrackedEvents();
+  const samples: number[] = [];
+  let running = true;
+  let seq = 1;
+  const loop = (async () => {
+    while (running) {
+      const payload = { op: 0, t: 'INTERACTION_CREATE', s: seq++, d: { id: String(1_000_000 + seq), type: 2, token: 't', application_id: '1' } };
+      const t0 = performance.now();
+      await cache.dispatch({ payload, shardId: 0 } as never);
+      samples.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await cache.close();
+      return samples;
+    },
+  };
 }
 
 /** The service, the do-nothing route or Redis, each taking one body. */
@@ -98,8 +134,10 @@ export async function storm(h: Harness): Promise<StormResult> {
   log(`(5) do-nothing route: ${gps(noopRun)}`);
   await h.stopChild(noop.child);
 
-  log('(5) service: first pass');
+  log('(5) service: first pass, with an INTERACTION_CREATE through the typed client every 10 ms');
+  const probe = await interactionProbe(h.port, 10);
   const svc1 = asMeasured(await h.measureService(() => pass(plan, svcSink, CFG.serviceBudgetMs)));
+  const interaction = await probe.stop();
   const svcCheck1 = await check(svc1, svcCounts);
   log(`(5) service first pass: ${gps(svc1)}; rows ${svcCheck1.length === 0 ? 'match' : `DO NOT match: ${svcCheck1.join('; ')}`}`);
   log('(5) service: second pass (the same guilds again)');
@@ -121,6 +159,7 @@ export async function storm(h: Harness): Promise<StormResult> {
     redis2: { failure: h.redisMissing ?? 'no Redis baseline' },
     redisCheck1: [],
     redisCheck2: [],
+    interaction,
   };
   if (redis && redisSink) {
     log('(5) Redis: first pass');
