@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { CFG, log, runs } from './config.js';
+import { CFG, log, runs, type Workload } from './config.js';
 import { cleanup, installGuards, profileSummary, serviceOutput, setUp, type Harness } from './harness.js';
 import { renderReport, serviceFailures, type Results } from './report.js';
 import { arrays } from './workloads/arrays.js';
@@ -51,16 +51,28 @@ async function main(): Promise<boolean> {
   if ((['single', 'arrays', 'reads', 'local-reads', 'staleness', 'subscribers'] as const).some(runs)) await seedAndWarm(h);
 
   const results: Results = {};
-  if (runs('single')) results.single = await single(h);
-  if (runs('arrays')) results.arrays = await arrays(h);
-  if (runs('big-guild')) results.big = await bigGuild(h);
-  if (runs('reads')) results.reads = await reads(h);
-  if (runs('storm')) results.storm = await storm(h);
-  if (runs('shards')) results.shards = await shards(h);
-  if (runs('local-reads')) results.localReads = await localReads(h);
-  if (runs('staleness')) results.staleness = await staleness(h);
-  if (runs('subscribers')) results.subscribers = await subscribers(h);
-  if (runs('scope')) results.scope = await scope(h);
+  // A workload that throws is reported and the run goes on: the others' figures are still printed.
+  const crashed: string[] = [];
+  const step = async <T>(name: Workload, work: () => Promise<T>): Promise<T | undefined> => {
+    if (!runs(name)) return undefined;
+    try {
+      return await work();
+    } catch (err) {
+      log(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      crashed.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  };
+  results.single = await step('single', () => single(h));
+  results.arrays = await step('arrays', () => arrays(h));
+  results.big = await step('big-guild', () => bigGuild(h));
+  results.reads = await step('reads', () => reads(h));
+  results.storm = await step('storm', () => storm(h));
+  results.shards = await step('shards', () => shards(h));
+  results.localReads = await step('local-reads', () => localReads(h));
+  results.staleness = await step('staleness', () => staleness(h));
+  results.subscribers = await step('subscribers', () => subscribers(h));
+  results.scope = await step('scope', () => scope(h));
 
   const info = {
     machine: h.machine,
@@ -71,7 +83,7 @@ async function main(): Promise<boolean> {
     ...(h.redisMissing ? { redisMissing: h.redisMissing } : {}),
   };
   process.stdout.write(`${renderReport(results, info)}\n`);
-  const failed = serviceFailures(results);
+  const failed = [...serviceFailures(results), ...crashed.map((c) => `workload ${c}`)];
   if (failed.length > 0) {
     process.stdout.write(`\nService failures:\n${failed.map((f) => `- ${f}`).join('\n')}\n`);
     const tail = serviceOutput();

@@ -20,8 +20,8 @@ export interface ScopeResult {
 export async function scope(h: Harness): Promise<ScopeResult> {
   const gen = new EventGen({ seed: 33, messageSeqStart: 30_000_000 });
   const bodies = Array.from({ length: CFG.arrays }, () => JSON.stringify(gen.take(CFG.arraySize)));
-  const run = async (label: string, env: Record<string, string>): Promise<Measured> => {
-    const db = await h.scratchDatabase(`scope_${label}`);
+  const run = async (name: string, label: string, env: Record<string, string>): Promise<Measured> => {
+    const db = await h.scratchDatabase(`scope_${name}`);
     const { child, client } = await h.startChild(undefined, { databaseUrl: db.url, env: { MIGRATE_ON_START: 'true', ...env } });
     log(`(10) ${label}: ${f0(bodies.length)} arrays of ${CFG.arraySize}, ${CFG.arrayClients} clients`);
     const measured = asMeasured(
@@ -39,7 +39,7 @@ export async function scope(h: Harness): Promise<ScopeResult> {
     await h.stopChild(child);
     return measured;
   };
-  const all = await run('every table', {});
-  const scoped = await run(`CACHE_TABLES=${SCOPED_TABLES}`, { CACHE_TABLES: SCOPED_TABLES });
+  const all = await run('all', 'every table', {});
+  const scoped = await run('scoped', `CACHE_TABLES=${SCOPED_TABLES}`, { CACHE_TABLES: SCOPED_TABLES });
   return { all, scoped };
 }
