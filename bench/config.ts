@@ -12,8 +12,8 @@
  * summary; BENCH_KEEP_PROFILE=1 keeps the files), BENCH_CHILD_TRACE=1 (the child reports the signals it receives
  * and where it exits: see child-trace.ts).
  * (6) shards: BENCH_SHARD_EVENTS (timed events per run, default 100,000), BENCH_FAILOVER_ROUNDS (default 5).
- * Change feed: BENCH_LOCAL_READS (reads of (6) with the local cache, default 300,000), BENCH_STALENESS_SECONDS
- * (length of (7), default 15), BENCH_SUBSCRIBER_EVENTS (events of each run of (8), default 20,000).
+ * Change feed: BENCH_LOCAL_READS (reads of (7) with the local cache, default 3,000,000), BENCH_STALENESS_SECONDS
+ * (length of (8), default 15), BENCH_SUBSCRIBER_EVENTS (events of each run of (9), default 20,000).
  * Selection: BENCH_ONLY=storm,single (comma-separated names of WORKLOADS; default all).
  */
 
@@ -73,15 +73,15 @@ export const CFG = {
   /** (6) shards: timed events per run (one instance, two instances), and failover rounds. */
   shardEvents: num('BENCH_SHARD_EVENTS', 100_000),
   failoverRounds: num('BENCH_FAILOVER_ROUNDS', 5),
-  /** (6) hot reads in the bot process: members read, reads with the local cache, reads over HTTP. */
+  /** (7) hot reads in the bot process: members read, reads with the local cache, reads over HTTP. */
   localReadMembers: 1_000,
-  localReads: num('BENCH_LOCAL_READS', 300_000),
+  localReads: num('BENCH_LOCAL_READS', 3_000_000),
   localHttpReads: 30_000,
-  /** (7) staleness: background ingest rate, length, probe period. */
+  /** (8) staleness: background ingest rate, length, probe period. */
   stalenessRate: 5_000,
   stalenessSeconds: num('BENCH_STALENESS_SECONDS', 15),
   stalenessProbeMs: 25,
-  /** (8) ingest with change feed subscribers: events per run, subscribers. */
+  /** (9) ingest with change feed subscribers: events per run, subscribers. */
   subscriberEvents: num('BENCH_SUBSCRIBER_EVENTS', 20_000),
   subscriberCount: 10,
   /** Per service workload (and per storm pass). */

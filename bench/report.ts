@@ -371,7 +371,7 @@ function reportStorm(s: StormResult, row: Row, targets: string[], details: strin
   details.push(...describeLoad('(5) Redis, second pass', s.redis2, cores, 'redis', 'guilds'));
 }
 
-/** (6), (7), (8): their own table (no baselines). */
+/** (7), (8), (9): their own table (no baselines). */
 function reportFeed(r: Results, targets: string[], details: string[]): string[] {
   const out = ['', '| change feed and local cache | figure | target |', '|---|---:|---|'];
   const q = (xs: Float64Array | undefined, p: number) => (xs && xs.length > 0 ? percentile(xs, p) : Number.NaN);
@@ -380,21 +380,21 @@ function reportFeed(r: Results, targets: string[], details: string[]): string[] 
   if (r.localReads) {
     const l = r.localReads;
     const p99 = q(l.local?.latencies, 0.99);
-    out.push(`| (6) ${f0(l.members)} members read by ${CFG.readClients} callers in the bot process, local cache: p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.local?.latencies, 0.5))} / ${f3(p99)}`} | p99 ≤ 0.05 ms |`);
-    out.push(`| (6) the same without the local cache (HTTP): p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.http?.latencies, 0.5))} / ${f3(q(l.http?.latencies, 0.99))}`} | |`);
-    targets.push(`- (6) local cache p99 ≤ 0.05 ms: ${f3(p99)} ms → ${check(p99 <= 0.05)}`);
-    if (l.failure) details.push(`- (6) FAILED: ${l.failure}`);
-    details.push(`- (6) ${hot('local cache', l.local)}; ${f0(l.hits ?? Number.NaN)} local hits, ${f0(l.misses ?? Number.NaN)} misses`);
-    details.push(`- (6) ${hot('HTTP', l.http)}`);
+    out.push(`| (7) ${f0(l.members)} members read by ${CFG.readClients} callers in the bot process, local cache: p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.local?.latencies, 0.5))} / ${f3(p99)}`} | p99 ≤ 0.05 ms |`);
+    out.push(`| (7) the same without the local cache (HTTP): p50 / p99 ms | ${l.failure ? 'FAILED' : `${f3(q(l.http?.latencies, 0.5))} / ${f3(q(l.http?.latencies, 0.99))}`} | |`);
+    targets.push(`- (7) local cache p99 ≤ 0.05 ms: ${f3(p99)} ms → ${check(p99 <= 0.05)}`);
+    if (l.failure) details.push(`- (7) FAILED: ${l.failure}`);
+    details.push(`- (7) ${hot('local cache', l.local)}; ${f0(l.hits ?? Number.NaN)} local hits, ${f0(l.misses ?? Number.NaN)} misses`);
+    details.push(`- (7) ${hot('HTTP', l.http)}`);
   }
   if (r.staleness) {
     const s = r.staleness;
     const p99 = q(s.staleness, 0.99);
-    out.push(`| (7) another process's local cache after dispatch() resolved, at ${f0(CFG.stalenessRate)} events/s offered: staleness p50 / p99 / max ms | ${s.failure ? 'FAILED' : `${f1(q(s.staleness, 0.5))} / ${f1(p99)} / ${f1(q(s.staleness, 1))}`} | p99 ≤ 50 ms |`);
-    targets.push(`- (7) staleness p99 ≤ 50 ms: ${f1(p99)} ms → ${check(p99 <= 50)}`);
-    if (s.failure) details.push(`- (7) FAILED: ${s.failure}`);
+    out.push(`| (8) another process's local cache after dispatch() resolved, at ${f0(CFG.stalenessRate)} events/s offered: staleness p50 / p99 / max ms | ${s.failure ? 'FAILED' : `${f1(q(s.staleness, 0.5))} / ${f1(p99)} / ${f1(q(s.staleness, 1))}`} | p99 ≤ 50 ms |`);
+    targets.push(`- (8) staleness p99 ≤ 50 ms: ${f1(p99)} ms → ${check(p99 <= 50)}`);
+    if (s.failure) details.push(`- (8) FAILED: ${s.failure}`);
     details.push(
-      `- (7) ${f0(s.probes)} probes over ${f1(s.seconds)} s, ${s.unseen} not seen before the next update of their member (counted as infinitely stale); background ingest ${f0(s.eventsPerSecond ?? Number.NaN)} events/s acknowledged (${s.backgroundErrors} errors); ` +
+      `- (8) ${f0(s.probes)} probes over ${f1(s.seconds)} s, ${s.unseen} not seen before the next update of their member (counted as infinitely stale); background ingest ${f0(s.eventsPerSecond ?? Number.NaN)} events/s acknowledged (${s.backgroundErrors} errors); ` +
         `the other process reads every 1 ms (a staleness includes up to that period and the read that fetched the new value)`,
     );
   }
@@ -404,11 +404,11 @@ function reportFeed(r: Results, targets: string[], details: string[]): string[] 
     const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
     const none = mean(rate(0));
     const some = mean(rate(CFG.subscriberCount));
-    out.push(`| (8) (1)'s ingest with ${CFG.subscriberCount} change feed subscribers ÷ with none (events/s, mean of ${rate(0).length} runs each) | ${ratio(some, none)} (${f0(some)} vs ${f0(none)}) | ≥ 0.9× |`);
-    targets.push(`- (8) with ${CFG.subscriberCount} subscribers ≥ 0.9× none: ${ratio(some, none)} → ${check(some >= 0.9 * none)}`);
-    if (r.subscribers.failure) details.push(`- (8) FAILED: ${r.subscribers.failure}`);
+    out.push(`| (9) (1)'s ingest with ${CFG.subscriberCount} change feed subscribers ÷ with none (events/s, mean of ${rate(0).length} runs each) | ${ratio(some, none)} (${f0(some)} vs ${f0(none)}) | ≥ 0.9× |`);
+    targets.push(`- (9) with ${CFG.subscriberCount} subscribers ≥ 0.9× none: ${ratio(some, none)} → ${check(some >= 0.9 * none)}`);
+    if (r.subscribers.failure) details.push(`- (9) FAILED: ${r.subscribers.failure}`);
     for (const x of runs) {
-      details.push(...describeLoad(`(8) ${x.subscribers} subscribers`, x.measured, os.cpus().length, 'service'));
+      details.push(...describeLoad(`(9) ${x.subscribers} subscribers`, x.measured, os.cpus().length, 'service'));
       if (x.position !== undefined) details.push(`  - the subscribers' feed position when stopped: ${f0(x.position)} (lowest of them)`);
     }
   }

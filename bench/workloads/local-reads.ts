@@ -1,5 +1,5 @@
 /**
- * Workload (6), hot reads in the bot process: 1,000 members (with their user) read over and over by 32
+ * Workload (7), hot reads in the bot process: 1,000 members (with their user) read over and over by 32
  * concurrent callers through the typed client, with its local cache (answers from the process, kept fresh by
  * the change feed) and without it (HTTP), in a closed loop. The members are sampled from the 20 small guilds
  * written by the warm-up; the local cache is filled by one read of each before the timed run.
@@ -69,18 +69,18 @@ export async function localReads(h: Harness): Promise<LocalReadsResult> {
     if (members.length < CFG.localReadMembers) throw new Error(`only ${members.length} members to read`);
     for (let i = 0; i < 600 && !local.localCacheStats?.serving; i++) await new Promise((r) => setTimeout(r, 50));
     if (!local.localCacheStats?.serving) throw new Error('the local cache did not go live (change feed)');
-    log(`(6) local cache: filling with ${f0(members.length)} members, then ${f0(CFG.localReads)} reads, ${CFG.readClients} callers`);
+    log(`(7) local cache: filling with ${f0(members.length)} members, then ${f0(CFG.localReads)} reads, ${CFG.readClients} callers`);
     for (const [g, u] of members) await local.members.get(g, u);
     await closedLoop((g, u) => local.members.get(g, u), members, CFG.readClients, 20_000, 5_000); // JIT
     const before = local.localCacheStats;
     out.local = await closedLoop((g, u) => local.members.get(g, u), members, CFG.readClients, CFG.localReads, 15_000);
     out.hits = local.localCacheStats!.hits - before.hits;
     out.misses = local.localCacheStats!.misses - before.misses;
-    log(`(6) local cache: p50 ${f3(percentile(out.local.latencies, 0.5))} ms, p99 ${f3(percentile(out.local.latencies, 0.99))} ms; ${f0(out.hits)} hits, ${f0(out.misses)} misses`);
-    log(`(6) HTTP (no local cache): ${f0(CFG.localHttpReads)} reads, ${CFG.readClients} callers`);
+    log(`(7) local cache: p50 ${f3(percentile(out.local.latencies, 0.5))} ms, p99 ${f3(percentile(out.local.latencies, 0.99))} ms; ${f0(out.hits)} hits, ${f0(out.misses)} misses`);
+    log(`(7) HTTP (no local cache): ${f0(CFG.localHttpReads)} reads, ${CFG.readClients} callers`);
     await closedLoop((g, u) => http.members.get(g, u), members, CFG.readClients, 2_000, 5_000);
     out.http = await closedLoop((g, u) => http.members.get(g, u), members, CFG.readClients, CFG.localHttpReads, 15_000);
-    log(`(6) HTTP: p50 ${f3(percentile(out.http.latencies, 0.5))} ms, p99 ${f3(percentile(out.http.latencies, 0.99))} ms`);
+    log(`(7) HTTP: p50 ${f3(percentile(out.http.latencies, 0.5))} ms, p99 ${f3(percentile(out.http.latencies, 0.99))} ms`);
   } catch (err) {
     out.failure = errMsg(err);
   } finally {

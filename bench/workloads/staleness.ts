@@ -1,5 +1,5 @@
 /**
- * Workload (7), staleness of another process's local cache under load: the bench process dispatches the event
+ * Workload (8), staleness of another process's local cache under load: the bench process dispatches the event
  * mix through the typed client at 5,000 events/s (paced, batched by the client) and, every 25 ms, a
  * GUILD_MEMBER_UPDATE giving one of 16 probe members a new nick; another process (bench/feed-child.ts) with a
  * local cache reads the probe members every millisecond. Staleness = the start of the first read in that
@@ -54,7 +54,7 @@ export async function staleness(h: Harness): Promise<StalenessResult> {
     let sent = 0;
     let acked = 0;
     const pending: Promise<void>[] = [];
-    log(`(7) staleness: ${f0(rate)} events/s for ${seconds} s through the client, a probe every ${CFG.stalenessProbeMs} ms, read every 1 ms by another process`);
+    log(`(8) staleness: ${f0(rate)} events/s for ${seconds} s through the client, a probe every ${CFG.stalenessProbeMs} ms, read every 1 ms by another process`);
     const started = performance.now();
     const background = (async () => {
       while (performance.now() - started < seconds * 1000) {
@@ -100,7 +100,7 @@ export async function staleness(h: Harness): Promise<StalenessResult> {
       } else values.push(Math.max(0, seen - resolved));
     }
     out.staleness = Float64Array.from(values).sort();
-    log(`(7) staleness: p50 ${f1(percentile(out.staleness, 0.5))} ms, p99 ${f1(percentile(out.staleness, 0.99))} ms over ${values.length} probes (${out.unseen} not seen); ingest ${f0(out.eventsPerSecond)} events/s`);
+    log(`(8) staleness: p50 ${f1(percentile(out.staleness, 0.5))} ms, p99 ${f1(percentile(out.staleness, 0.99))} ms over ${values.length} probes (${out.unseen} not seen); ingest ${f0(out.eventsPerSecond)} events/s`);
   } catch (err) {
     out.failure = errMsg(err);
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Workload (8), ingest with change feed subscribers: workload (1)'s single dispatches (32 clients) with no
+ * Workload (9), ingest with change feed subscribers: workload (1)'s single dispatches (32 clients) with no
  * subscriber, then with 10 (typed clients with a local cache each, in another process, parsing and applying
  * every commit), then again with none and with 10 (alternating, as the machine's load drifts). Each run has
  * its own events.
@@ -36,7 +36,7 @@ export async function subscribers(h: Harness): Promise<SubscribersResult> {
         child.send({ kind: 'subscribers', url, count });
         await child.next('ready', 60_000);
       }
-      log(`(8) ${f0(bodies.length)} single dispatches, ${CFG.singleClients} clients, ${count} feed subscribers`);
+      log(`(9) ${f0(bodies.length)} single dispatches, ${CFG.singleClients} clients, ${count} feed subscribers`);
       const measured = asMeasured(
         await h.measureService(() => runLoad({ items: bodies, concurrency: CFG.singleClients, budgetMs: CFG.serviceBudgetMs, weight: () => 1, run: (b) => h.client.dispatch(b, 1) })),
       );
@@ -48,7 +48,7 @@ export async function subscribers(h: Harness): Promise<SubscribersResult> {
         if (stats.length > 0) run.position = Math.min(...stats.map((s) => s.position));
       }
       out.runs.push(run);
-      log(`(8) ${count} subscribers: ${f0(eventsPerSecond(measured))} events/s${measured.failure ? ` (${measured.failure})` : ''}`);
+      log(`(9) ${count} subscribers: ${f0(eventsPerSecond(measured))} events/s${measured.failure ? ` (${measured.failure})` : ''}`);
     }
   } catch (err) {
     out.failure = errMsg(err);

@@ -27,7 +27,7 @@ import { Transport, answerError, toJson, type Answer, type Query, type RetryInfo
 import { LocalCache, type LocalCacheStats } from './local-cache.js';
 import { localPermissions } from './permissions.js';
 import { Recorder } from './recorder.js';
-import { resources, type Resources } from './resources.js';
+import { onePath, resources, type Resources } from './resources.js';
 import { RoutedDispatcher, RoutedRequests, ShardMap } from './router.js';
 import { TrackedEvents } from './tracked.js';
 
@@ -218,10 +218,12 @@ export class CacheClient {
     this.recorder = options.record ? new Recorder(options.record) : undefined;
     this.tracked = new TrackedEvents(this.http);
     this.sendUntracked = options.dispatch?.sendUntracked ?? false;
+    // A local cache's misses read the primary: a replica may lag behind the feed.
+    const loadPrimary = (table: TableName, ids: readonly unknown[]) => this.getOne(onePath(table, ids), true);
     Object.assign(
       this,
       resources({
-        getOne: (table, ids, path) => (this.local ? this.local.get(table, ids, () => this.getOne(path(), true)) : this.getOne(path())),
+        getOne: (table, ids) => (this.local ? this.local.get(table, ids, loadPrimary) : this.getOne(onePath(table, ids))),
         put: (path, body) => this.put(path, body),
         remove: (path) => this.remove(path),
         list: (path, query) => this.list(path, query),

@@ -121,10 +121,10 @@ export class LocalCache implements FeedHandlers {
   }
 
   /** The cached answer for `ids` of `table` (from here, or `load` on a miss). */
-  get<T>(table: TableName, ids: readonly unknown[], load: () => Promise<T | undefined>): Promise<T | undefined> {
+  get<T>(table: TableName, ids: readonly unknown[], load: (table: TableName, ids: readonly unknown[]) => Promise<T | undefined>): Promise<T | undefined> {
     if (!this.serving) {
       this.counters.bypassed++;
-      return load();
+      return load(table, ids);
     }
     const keyer = KEYERS[table];
     const key = keyer.key(ids);
@@ -151,7 +151,7 @@ export class LocalCache implements FeedHandlers {
       invalidated: false,
       promise: Promise.resolve(),
     };
-    fill.promise = load().then(
+    fill.promise = load(table, ids).then(
       (value) => {
         if (this.fills.get(key) === fill) this.fills.delete(key);
         deepFreeze(value);
