@@ -3,17 +3,18 @@
  * replayed by `discord-state-cache replay` into an empty database, ends in the same state (every table).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventGen, guildCreate } from '../../bench/payloads.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { CacheClient, CacheError, type DispatchPacket } from '../../src/client/index.js';
 import { openPostgres } from '../../src/db/connect.js';
-import type { FastifyInstance } from '../../src/http/app.js';
+import type { AppOptions, FastifyInstance } from '../../src/http/app.js';
 import { makeApp } from '../helpers/app.js';
 import { root, runCli } from '../helpers/cli.js';
 import { createEmptyDatabase, createPostgres, type TestDatabase } from '../helpers/db.js';
@@ -28,9 +29,9 @@ afterAll(() => {
 });
 
 /** A live service over a fresh PostgreSQL database, on an ephemeral loopback port. */
-async function liveService() {
+async function liveService(options: Partial<AppOptions> = {}) {
   const pgdb = await createPostgres();
-  const app: FastifyInstance = await makeApp(pgdb.db);
+  const app: FastifyInstance = await makeApp(pgdb.db, options);
   await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     db: pgdb.db,
@@ -49,10 +50,10 @@ const readLines = (file: string) =>
     .map((l) => JSON.parse(l) as unknown);
 
 /** Replays `file` into an empty database with the CLI and returns that database's snapshot. */
-async function replayIntoEmpty(file: string, extra: string[] = []) {
+async function replayIntoEmpty(file: string, extra: string[] = [], env: Record<string, string> = {}) {
   const target: TestDatabase = await createEmptyDatabase();
   try {
-    const run = await runCli(['replay', file, '--database-url', target.url, '--migrate', '--no-progress', ...extra]);
+    const run = await runCli(['replay', file, '--database-url', target.url, '--migrate', ...(extra.some((a) => a.startsWith('--progress')) ? [] : ['--no-progress']), ...extra], env);
     const db = await openPostgres({ url: target.url });
     try {
       return { run, state: await snapshot(db) };
@@ -120,6 +121,38 @@ describe('record → replay round trip', () => {
       const { run, state } = await replayIntoEmpty(file, ['--skip-invalid']);
       expect(run.code, run.stderr).toBe(EXIT.skippedInvalidLines);
       expect(run.stdout).toContain(`skipped 1 invalid line(s): ${bad + 1}`);
+      expect(state).toEqual(liveState);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('100,000 events recorded live, replayed from a gzip file with progress lines: the same state, every table', { timeout: 240_000 }, async () => {
+    // MESSAGE_LIMIT=0 on both sides: pruning happens at transaction boundaries, which differ between the runs.
+    const live = await liveService({ messageLimit: 0 });
+    const file = path.join(dir, 'big.ndjson');
+    try {
+      const space = { guilds: 20, users: 4_000, channelsPerGuild: 10, rolesPerGuild: 5 };
+      const guilds = Array.from({ length: space.guilds }, (_, g) =>
+        guildCreate({ guild: g, channels: space.channelsPerGuild, roles: space.rolesPerGuild, memberUsers: Array.from({ length: 200 }, (_, i) => g * 200 + i), seed: g }),
+      );
+      const gen = new EventGen({ seed: 100, messageSeqStart: 0, space });
+      const packets = [...guilds.map((payload, g) => ({ payload, shardId: g % 4 })), ...gen.take(100_000 - guilds.length)] as DispatchPacket[];
+
+      const client = new CacheClient({ url: live.url, record: file });
+      await Promise.all(packets.map((p) => client.dispatch(p)));
+      await client.close();
+      const liveState = await snapshot(live.db);
+      expect(liveState.messages!.length).toBeGreaterThan(30_000);
+      expect(liveState.presences!.length).toBeGreaterThan(1_000);
+
+      const gz = path.join(dir, 'big.ndjson.gz');
+      writeFileSync(gz, gzipSync(readFileSync(file)));
+      const { run, state } = await replayIntoEmpty(gz, ['--progress-interval', '0.5'], { MESSAGE_LIMIT: '0' });
+      expect(run.code, run.stderr).toBe(EXIT.ok);
+      expect(run.stdout).toMatch(/replayed 100,000 events from 100,000 lines into PostgreSQL/);
+      // Not a terminal: plain lines with events/s, at least one before the end.
+      expect(run.stderr).toMatch(/replay: [\d,]+ events, \d+%, [\d,]+ events\/s/);
       expect(state).toEqual(liveState);
     } finally {
       await live.close();
