@@ -90,12 +90,9 @@ export class Dispatcher {
 
   dispatch(packet: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new CacheError('the client is closed', 0, 'POST', DISPATCH_PATH));
-    if (typeof packet !== 'object' || packet === null || Array.isArray(packet)) {
-      return Promise.reject(new TypeError('dispatch() takes one gateway payload or one { payload, shardId } object'));
-    }
     let json: string;
     try {
-      json = toJson(packet);
+      json = packetJson(packet);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -277,6 +274,14 @@ export class Dispatcher {
       this.flushWaiters.splice(i, 1)[0]!.resolve();
     }
   }
+}
+
+/** The JSON of one packet given to `dispatch()` (throws a TypeError for anything but one object). */
+export function packetJson(packet: unknown): string {
+  if (typeof packet !== 'object' || packet === null || Array.isArray(packet)) {
+    throw new TypeError('dispatch() takes one gateway payload or one { payload, shardId } object');
+  }
+  return toJson(packet);
 }
 
 function destroyedError(cause?: unknown): CacheError {

@@ -20,9 +20,9 @@
  * With one URL none of this runs: `Dispatcher` and `Transport` alone, as always.
  */
 import type { DispatchStats, DispatcherOptions } from './dispatcher.js';
-import { DISPATCH_PATH } from './dispatcher.js';
+import { DISPATCH_PATH, packetJson } from './dispatcher.js';
 import { CacheError, isRetryableStatus } from './errors.js';
-import { answerError, backoffDelay, sleep, toJson, type Answer, type Query, type Transport } from './http.js';
+import { answerError, backoffDelay, sleep, type Answer, type Query, type Transport } from './http.js';
 
 /** How long a look-up of `GET /v1/shards` waits for an instance (a hung one must not stall the map). */
 const LEARN_TIMEOUT_MS = 2_000;
@@ -202,12 +202,9 @@ export class RoutedDispatcher {
 
   dispatch(packet: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new CacheError('the client is closed', 0, 'POST', DISPATCH_PATH));
-    if (typeof packet !== 'object' || packet === null || Array.isArray(packet)) {
-      return Promise.reject(new TypeError('dispatch() takes one gateway payload or one { payload, shardId } object'));
-    }
     let json: string;
     try {
-      json = toJson(packet);
+      json = packetJson(packet);
     } catch (err) {
       return Promise.reject(err);
     }
