@@ -72,3 +72,15 @@ export function drizzleKit(args: string[], env: Record<string, string> = {}, cwd
   if (r.status !== 0) throw new Error(`drizzle-kit ${args.join(' ')} exited ${r.status}:\n${output}`);
   return output;
 }
+
+/** The two databases the service runs on, for `describe.each(backends)`: a fresh one of each per call. */
+export const backends: [string, () => Promise<{ db: Database; close(): Promise<void> }>][] = [
+  ['PostgreSQL', createPostgres],
+  [
+    'PGlite',
+    async () => {
+      const db = await createPglite();
+      return { db, close: () => db.close() };
+    },
+  ],
+];

@@ -10,7 +10,7 @@ import type { Database } from '../../src/db/connect.js';
 import type { TableName } from '../../src/db/tables.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { dispatch, ev, makeApp } from '../helpers/app.js';
-import { createPglite, createPostgres } from '../helpers/db.js';
+import { backends, createPostgres } from '../helpers/db.js';
 import { call, del, get, put } from '../helpers/http.js';
 import { startService, waitHealthy } from '../helpers/process.js';
 import { truncateAll } from '../helpers/snapshot.js';
@@ -69,17 +69,6 @@ const messageCreate = (id: string, channelId: string) =>
   });
 const memberEvent = (t: 'GUILD_MEMBER_ADD' | 'GUILD_MEMBER_REMOVE', userId: string) =>
   ev(t, t === 'GUILD_MEMBER_ADD' ? { ...member(userId), guild_id: G } : { guild_id: G, user: user(userId) });
-
-const backends: [string, () => Promise<{ db: Database; close: () => Promise<void> }>][] = [
-  ['PostgreSQL', async () => createPostgres()],
-  [
-    'PGlite',
-    async () => {
-      const db = await createPglite();
-      return { db, close: () => db.close() };
-    },
-  ],
-];
 
 describe.each(backends)('CACHE_TABLES=users,members,guilds,channels,threads on %s', (_name, open) => {
   let db: Database;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished }
 import { EXPAND_MEMBERS } from '../../src/cache/events/guilds.js';
 import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';
-import { createPglite, createPostgres } from '../helpers/db.js';
+import { backends } from '../helpers/db.js';
 import { dispatch, ev, makeApp } from '../helpers/app.js';
 import { truncateAll } from '../helpers/snapshot.js';
 
@@ -96,17 +96,6 @@ const message = (id: string, channel: string, extra: Record<string, unknown> = {
   type: 0,
   ...extra,
 });
-
-const backends: [string, () => Promise<{ db: Database; close: () => Promise<void> }>][] = [
-  ['PostgreSQL', async () => createPostgres()],
-  [
-    'PGlite',
-    async () => {
-      const db = await createPglite();
-      return { db, close: () => db.close() };
-    },
-  ],
-];
 
 describe.each(backends)('dispatch on %s', (_name, open) => {
   let db: Database;

@@ -25,7 +25,7 @@ import { TABLES, type TableName } from '../../src/db/tables.js';
 import { specs } from '../../src/discord/columns.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { dispatch, makeApp } from '../helpers/app.js';
-import { createPglite, createPostgres } from '../helpers/db.js';
+import { backends } from '../helpers/db.js';
 import { get } from '../helpers/http.js';
 import { truncateAll } from '../helpers/snapshot.js';
 import { loadCapture, type GatewayPayload } from '../unit/_helpers.js';
@@ -119,17 +119,6 @@ function expectedObjects(captures: string[]) {
 }
 
 const CAPTURES = ['guild_create', 'guild_member_update', 'message_create', 'message_update', 'thread_create', 'voice_state_update', 'ready'];
-
-const backends: [string, () => Promise<{ db: Database; close: () => Promise<void> }>][] = [
-  ['PostgreSQL', async () => createPostgres()],
-  [
-    'PGlite',
-    async () => {
-      const db = await createPglite();
-      return { db, close: () => db.close() };
-    },
-  ],
-];
 
 describe.each(backends)('recorded captures round-trip on %s', (_name, open) => {
   let db: Database;

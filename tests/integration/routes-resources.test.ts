@@ -2,19 +2,10 @@
  * Resource routes (PUT merge / GET / DELETE with cascades) against real PostgreSQL and embedded PGlite.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { makeApp } from '../helpers/app.js';
-import { createPglite, createPostgres } from '../helpers/db.js';
+import { backends } from '../helpers/db.js';
 import { del, get, put } from '../helpers/http.js';
-
-const backends: [string, () => Promise<{ db: Database; close(): Promise<void> }>][] = [
-  ['postgres', createPostgres],
-  ['pglite', async () => {
-    const db = await createPglite();
-    return { db, close: () => db.close() };
-  }],
-];
 
 describe.each(backends)('resource routes (%s)', (_name, open) => {
   let app: FastifyInstance;

@@ -8,7 +8,7 @@ import { CacheClient, CacheError } from '../../src/client/index.js';
 import type { Database } from '../../src/db/connect.js';
 import type { FastifyInstance } from '../../src/http/app.js';
 import { dispatch, ev, makeApp } from '../helpers/app.js';
-import { createPglite, createPostgres } from '../helpers/db.js';
+import { backends } from '../helpers/db.js';
 import { del, get, put } from '../helpers/http.js';
 import { truncateAll } from '../helpers/snapshot.js';
 import { loadCapture } from '../unit/_helpers.js';
@@ -58,17 +58,6 @@ const guildCreate = (id: string, channels: string[], extra: Record<string, unkno
     ...extra,
   });
 const thread = (id: string, parent: string) => ({ id, type: 11, guild_id: G, parent_id: parent, name: 'thread', owner_id: U1 });
-
-const backends: [string, () => Promise<{ db: Database; close: () => Promise<void> }>][] = [
-  ['PostgreSQL', async () => createPostgres()],
-  [
-    'PGlite',
-    async () => {
-      const db = await createPglite();
-      return { db, close: () => db.close() };
-    },
-  ],
-];
 
 describe.each(backends)('voice states on %s', (_name, open) => {
   let db: Database;
